@@ -1,0 +1,457 @@
+package jwks
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults of [Options].
+const (
+	// DefaultRefreshInterval is how often the set is fetched in the
+	// background. Logto publishes the next key before it signs with it only
+	// for a staged rotation; an immediate rotation is picked up at once
+	// through the unknown-kid refetch instead. So the interval mostly bounds
+	// how long a key that Logto removed keeps verifying, and 10 minutes costs
+	// Logto six conditional requests an hour per process.
+	DefaultRefreshInterval = 10 * time.Minute
+	// DefaultRefetchInterval is the least time between two fetches caused by
+	// tokens with an unknown kid. It is short enough that a real rotation
+	// during a flood of forged kids is picked up within seconds, and long
+	// enough that the flood costs Logto almost nothing.
+	DefaultRefetchInterval = 10 * time.Second
+	// DefaultFetchTimeout bounds one fetch: discovery plus JWKS.
+	DefaultFetchTimeout = 5 * time.Second
+	// DefaultMaxBodyBytes bounds a discovery or JWKS response. Logto's set
+	// of three RSA-4096 keys is under 3 KiB.
+	DefaultMaxBodyBytes = 256 << 10
+)
+
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = time.Minute
+)
+
+// Options configure a [Set]. Either Issuer or URL is required.
+type Options struct {
+	// Issuer is the expected issuer, such as https://tenant.logto.app/oidc.
+	// When URL is empty the JWKS URL is read from
+	// Issuer + "/.well-known/openid-configuration", whose "issuer" must equal
+	// Issuer exactly, and whose "jwks_uri" must be on the issuer's host (an
+	// http:// jwks_uri under an https:// issuer, as Logto reports behind a TLS
+	// proxy, is upgraded to https).
+	Issuer string
+	// URL is the JWKS URL, such as https://tenant.logto.app/oidc/jwks. Setting
+	// it skips discovery.
+	URL string
+	// Client makes the requests. Default: a client that follows redirects
+	// only on the same host. A given client is copied; if its CheckRedirect
+	// is nil, the same-host rule is added.
+	Client *http.Client
+	// RefreshInterval is how often the set is fetched in the background.
+	// Default [DefaultRefreshInterval].
+	RefreshInterval time.Duration
+	// RefetchInterval is the least time between fetches triggered by an
+	// unknown kid. Default [DefaultRefetchInterval].
+	RefetchInterval time.Duration
+	// FetchTimeout bounds one fetch. Default [DefaultFetchTimeout].
+	FetchTimeout time.Duration
+	// MaxBodyBytes bounds a response body. Default [DefaultMaxBodyBytes].
+	MaxBodyBytes int64
+	// Logger receives fetch failures (Warn) and skipped keys (Debug).
+	// Default slog.Default().
+	Logger *slog.Logger
+	// OnFetch, if set, is called after every fetch attempt with its outcome
+	// (nil on success). It must not block.
+	OnFetch func(err error)
+}
+
+// Key is a public signing key of the set. The same *Key is kept across
+// refreshes for as long as the key is published unchanged, so pointer
+// equality tells whether a key is still current (see [Set.Current]).
+type Key struct {
+	id     string
+	alg    string
+	public crypto.PublicKey
+}
+
+// ID returns the key's kid.
+func (k *Key) ID() string { return k.id }
+
+// Algorithm returns the JWK "alg" parameter, empty when the JWK has none
+// (Logto's RSA keys carry none).
+func (k *Key) Algorithm() string { return k.alg }
+
+// Public returns the public key: *ecdsa.PublicKey or *rsa.PublicKey.
+func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// Fits reports whether the key can verify signatures of the JWS algorithm
+// alg: ES256, ES384 and ES512 need an EC key on P-256, P-384 and P-521;
+// RS256/384/512 and PS256/384/512 need an RSA key. A key whose JWK names an
+// algorithm fits only that one.
+func (k *Key) Fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch pub := k.public.(type) {
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+			return true
+		}
+	}
+	return false
+}
+
+// snapshot is one fetched set; it is never modified after it is stored.
+type snapshot struct {
+	keys map[string]*Key
+	kf   keyfunc.Keyfunc
+}
+
+// Set is a self-refreshing JWKS. It is safe for concurrent use.
+type Set struct {
+	opts   Options
+	client *http.Client
+	log    *slog.Logger
+
+	snap      atomic.Pointer[snapshot]
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu       sync.Mutex // guards the fields below
+	inflight *call
+	// lastRefetch is the unix-nano time of the last unknown-kid refetch.
+	lastRefetch int64
+	jwksURL  string
+	etag     string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	now    func() time.Time
+}
+
+type call struct {
+	done chan struct{}
+	err  error
+}
+
+// New validates opts and starts the background fetching. It does not wait
+// for the first fetch; use [Set.WaitReady] for that. The set stops when ctx
+// ends or [Set.Close] is called.
+func New(ctx context.Context, opts Options) (*Set, error) {
+	if opts.URL == "" && opts.Issuer == "" {
+		return nil, errors.New("jwks: Issuer or URL is required")
+	}
+	for _, u := range []string{opts.URL, opts.Issuer} {
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u); err != nil {
+			return nil, err
+		}
+	}
+	if opts.RefreshInterval < 0 || opts.RefetchInterval < 0 || opts.FetchTimeout < 0 || opts.MaxBodyBytes < 0 {
+		return nil, errors.New("jwks: intervals, timeout and size must not be negative")
+	}
+	if opts.RefreshInterval == 0 {
+		opts.RefreshInterval = DefaultRefreshInterval
+	}
+	if opts.RefetchInterval == 0 {
+		opts.RefetchInterval = DefaultRefetchInterval
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Set{
+		opts:    opts,
+		client:  safeClient(opts.Client),
+		log:     opts.Logger,
+		ready:   make(chan struct{}),
+		jwksURL: opts.URL,
+		now:     time.Now,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.wg.Add(1)
+	go s.run()
+	return s, nil
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("jwks: bad URL %q: %w", raw, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("jwks: URL %q must be absolute http or https", raw)
+	}
+	return nil
+}
+
+// safeClient copies c (or makes a client) and makes redirects stay on the
+// same host, so a compromised or misconfigured endpoint cannot point the set
+// at keys elsewhere.
+func safeClient(c *http.Client) *http.Client {
+	var out http.Client
+	if c != nil {
+		out = *c
+	}
+	if out.CheckRedirect == nil {
+		out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("jwks: too many redirects")
+			}
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("jwks: redirect to another host %q refused", req.URL.Host)
+			}
+			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return errors.New("jwks: redirect from https to http refused")
+			}
+			return nil
+		}
+	}
+	return &out
+}
+
+// Close stops background work and waits for it to end. It is safe to call
+// more than once.
+func (s *Set) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Ready reports whether keys have been loaded at least once.
+func (s *Set) Ready() bool { return s.snap.Load() != nil }
+
+// WaitReady waits until keys are loaded or ctx ends.
+func (s *Set) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jwks: keys not loaded: %w", ctx.Err())
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// Current returns the key with the given kid in the set as it is now,
+// without fetching, or nil.
+func (s *Set) Current(kid string) *Key {
+	snap := s.snap.Load()
+	if snap == nil {
+		return nil
+	}
+	return snap.keys[kid]
+}
+
+// KIDs returns the kids of the current set.
+func (s *Set) KIDs() []string {
+	snap := s.snap.Load()
+	if snap == nil {
+		return nil
+	}
+	out := make([]string, 0, len(snap.keys))
+	for kid := range snap.keys {
+		out = append(out, kid)
+	}
+	return out
+}
+
+// Key returns the key with the given kid that fits the JWS algorithm alg.
+// When kid is not in the set, Key fetches the set once more if an unknown-kid
+// refetch is allowed now (waiting for that fetch, bounded by ctx and the
+// fetch timeout; concurrent callers share it) and otherwise answers from the
+// keys in hand at once.
+//
+// Errors: [ErrNotReady] when no keys were ever loaded, [ErrUnknownKID] when
+// kid is not in the set, [ErrKeyMismatch] when the key does not fit alg.
+func (s *Set) Key(ctx context.Context, kid, alg string) (*Key, error) {
+	snap := s.snap.Load()
+	if snap == nil || snap.keys[kid] == nil {
+		if err := s.refetch(ctx); err != nil && s.snap.Load() == nil {
+			return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		snap = s.snap.Load()
+		if snap == nil {
+			return nil, ErrNotReady
+		}
+	}
+	k := snap.keys[kid]
+	if k == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKID, kid)
+	}
+	if !k.Fits(alg) {
+		return nil, fmt.Errorf("%w: key %q cannot verify %s", ErrKeyMismatch, kid, alg)
+	}
+	// The set was parsed by jwkset; the lookup goes through keyfunc so that
+	// its checks of the JWK against the token header apply as well.
+	pub, err := snap.kf.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"kid": kid, "alg": alg}})
+	if err != nil {
+		return nil, fmt.Errorf("%w: key %q: %w", ErrKeyMismatch, kid, err)
+	}
+	if pub != k.public {
+		if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(k.public) {
+			return nil, fmt.Errorf("%w: key %q", ErrKeyMismatch, kid)
+		}
+	}
+	return k, nil
+}
+
+// refetch runs an unknown-kid fetch if one is allowed now or joins one that
+// is in flight. It never waits for the rate window.
+func (s *Set) refetch(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.inflight
+	if c == nil {
+		now := s.now().UnixNano()
+		if s.lastRefetch != 0 && now-s.lastRefetch < int64(s.opts.RefetchInterval) {
+			s.mu.Unlock()
+			return ErrRateLimited
+		}
+		s.lastRefetch = now
+		c = s.startLocked()
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// Refresh fetches the set now (or joins a fetch in flight) and waits for
+// it. It is not rate-limited; it is meant for operators and tests.
+func (s *Set) Refresh(ctx context.Context) error {
+	c := s.start()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// start returns the fetch in flight, starting one if there is none. The
+// fetch runs on the set's own context so that a caller that gives up does
+// not cancel it for the others.
+func (s *Set) start() *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startLocked()
+}
+
+func (s *Set) startLocked() *call {
+	if s.inflight != nil {
+		return s.inflight
+	}
+	c := &call{done: make(chan struct{})}
+	s.inflight = c
+	if s.ctx.Err() != nil {
+		c.err = ErrClosed
+		s.inflight = nil
+		close(c.done)
+		return c
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.fetch(s.ctx)
+		s.mu.Lock()
+		s.inflight = nil
+		c.err = err
+		s.mu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+func (s *Set) run() {
+	defer s.wg.Done()
+	backoff := minBackoff
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		c := s.start()
+		select {
+		case <-c.done:
+		case <-s.ctx.Done():
+			return
+		}
+		wait := s.opts.RefreshInterval
+		if c.err != nil {
+			// Full jitter keeps a fleet of restarted servers from fetching
+			// in step when Logto comes back.
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(backoff*2, maxBackoff, max(s.opts.RefreshInterval, minBackoff))
+		} else {
+			backoff = minBackoff
+		}
+		timer.Reset(wait)
+	}
+}
+
+func (s *Set) markReady() {
+	s.readyOnce.Do(func() { close(s.ready) })
+}
+
+// Errors of [Set.Key] and of fetches, matched with errors.Is.
+var (
+	// ErrNotReady means no key set was ever loaded.
+	ErrNotReady = errors.New("jwks: keys not loaded")
+	// ErrUnknownKID means the kid is not in the set (after a refetch, if one
+	// was allowed).
+	ErrUnknownKID = errors.New("jwks: unknown kid")
+	// ErrKeyMismatch means the key cannot verify the token's algorithm.
+	ErrKeyMismatch = errors.New("jwks: key does not fit algorithm")
+	// ErrRateLimited means an unknown-kid refetch was not allowed yet.
+	ErrRateLimited = errors.New("jwks: refetch rate-limited")
+	// ErrClosed means the set was closed.
+	ErrClosed = errors.New("jwks: closed")
+	// ErrFetch wraps every failure to load the set from the network.
+	ErrFetch = errors.New("jwks: fetch failed")
+)

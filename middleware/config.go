@@ -1,0 +1,224 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults of [Config].
+const (
+	// DefaultLeeway is the clock skew allowed for exp, iat and nbf. Without
+	// any, a server whose clock is a second behind Logto's refuses tokens
+	// that were just issued.
+	DefaultLeeway = 30 * time.Second
+	// DefaultMaxTokenBytes bounds the token before any parsing. Logto access
+	// tokens are about 800 bytes; custom JWT claims can add some.
+	DefaultMaxTokenBytes = 16 << 10
+	// DefaultRealm is the realm of WWW-Authenticate challenges.
+	DefaultRealm = "api"
+)
+
+// DefaultAlgorithms are the JWS algorithms Logto signs with. Symmetric
+// algorithms and "none" can never be allowed.
+var DefaultAlgorithms = []string{"ES384", "ES256", "ES512", "RS256", "PS256"}
+
+var allowedAlgorithms = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
+// Config configures a [Validator]. Audiences and one of Endpoint or Issuers
+// are required; every other field has a secure default, so the zero value
+// plus those is the recommended setup.
+type Config struct {
+	// Endpoint is the Logto endpoint, such as https://your-tenant.logto.app
+	// or http://localhost:3001. The issuer is Endpoint + "/oidc", and the
+	// signing keys are found through its OpenID Connect discovery document.
+	Endpoint string
+	// Issuers, if set, replaces the issuer derived from Endpoint with this
+	// exact list of trusted iss values that share one key set: a tenant with
+	// a custom domain issues from both https://auth.example.com/oidc and
+	// https://<tenant>.logto.app/oidc. Discovery (without JWKSURL) uses the
+	// first.
+	Issuers []string
+	// JWKSURL, if set, is used instead of discovery, such as
+	// https://your-tenant.logto.app/oidc/jwks.
+	JWKSURL string
+	// Tenants adds more trusted issuers, each group with its own key set: a
+	// key of one tenant never verifies a token that names another tenant's
+	// issuer.
+	Tenants []Tenant
+
+	// Audiences are the API identifiers (the API resource indicator in the
+	// Logto console) this API accepts; a token must name at least one in
+	// aud. Required. Logto's Management API audiences are refused here.
+	Audiences []string
+
+	// AcceptOrganizationTokens also accepts Logto organization tokens,
+	// whose aud is urn:logto:organization:<id>, for any organization. A route
+	// that serves them must check which organization the token is for (see
+	// the adapters' organization requirements); organization scopes are in
+	// Claims.Scopes as usual.
+	AcceptOrganizationTokens bool
+
+	// Leeway is the clock skew allowed for exp, iat and nbf. Zero means
+	// DefaultLeeway (30s); a negative value means none.
+	Leeway time.Duration
+	// Algorithms is the allowlist of JWS algorithms. Default
+	// DefaultAlgorithms. Only RSA and ECDSA algorithms can be listed.
+	Algorithms []string
+	// SkipTypeCheck accepts tokens whose typ header is not at+jwt. Logto
+	// always sets it; only set this for another issuer, since typ is what
+	// tells an access token from an ID token signed with the same key.
+	SkipTypeCheck bool
+	// MaxTokenBytes bounds a token before any parsing. Default
+	// DefaultMaxTokenBytes (16 KiB).
+	MaxTokenBytes int
+
+	// Realm is the realm in WWW-Authenticate challenges. Default "api".
+	Realm string
+	// ResourceMetadataURL, if set, is sent as resource_metadata in 401
+	// challenges (RFC 9728), so clients can discover how to get a token.
+	ResourceMetadataURL string
+
+	// HTTPClient fetches discovery and keys. Default: a client that follows
+	// redirects only on the same host.
+	HTTPClient *http.Client
+	// RefreshInterval is how often keys are fetched in the background.
+	// Default jwks.DefaultRefreshInterval (10 minutes).
+	RefreshInterval time.Duration
+	// RefetchInterval is the least time between key fetches caused by an
+	// unknown kid. Default jwks.DefaultRefetchInterval (10 seconds).
+	RefetchInterval time.Duration
+	// FetchTimeout bounds one key fetch. Default jwks.DefaultFetchTimeout (5s).
+	FetchTimeout time.Duration
+
+	// Cache configures the verified-token cache, which is on by default.
+	Cache CacheConfig
+
+	// Now is the clock. Default time.Now. For tests.
+	Now func() time.Time
+	// Logger receives rejections (Info for configuration mistakes such as a
+	// wrong audience, Debug for forged or malformed tokens) and key fetch
+	// failures (Warn). Tokens are never logged. Default slog.Default().
+	Logger *slog.Logger
+	// Hooks, if set, observe verifications, rejections, cache hits and key
+	// fetches (for metrics).
+	Hooks Hooks
+}
+
+// Tenant is a group of issuers that share one key set.
+type Tenant struct {
+	// Endpoint is the tenant's Logto endpoint; the issuer is Endpoint+"/oidc".
+	Endpoint string
+	// Issuers replaces the derived issuer, as Config.Issuers does.
+	Issuers []string
+	// JWKSURL skips discovery, as Config.JWKSURL does.
+	JWKSURL string
+}
+
+// managementAudience reports whether aud is one of Logto's Management API
+// identifiers, which a user's own API must never accept.
+func managementAudience(aud string) bool {
+	if aud == "https://default.logto.app/api" || aud == "https://admin.logto.app/api" {
+		return true
+	}
+	u, err := url.Parse(aud)
+	return err == nil && u.Path == "/api" && strings.HasSuffix(strings.ToLower(u.Hostname()), ".logto.app")
+}
+
+// issuers returns the trusted issuers of a tenant.
+func (t Tenant) issuers() ([]string, error) {
+	if len(t.Issuers) > 0 {
+		for _, iss := range t.Issuers {
+			if err := checkAbsolute("issuer", iss); err != nil {
+				return nil, err
+			}
+			if strings.HasSuffix(iss, "/") {
+				return nil, fmt.Errorf("middleware: issuer %q must not end with a slash (Logto's issuer is <endpoint>/oidc)", iss)
+			}
+		}
+		return slices.Clone(t.Issuers), nil
+	}
+	if t.Endpoint == "" {
+		return nil, errors.New("middleware: Endpoint or Issuers is required")
+	}
+	if err := checkAbsolute("endpoint", t.Endpoint); err != nil {
+		return nil, err
+	}
+	ep := strings.TrimSuffix(t.Endpoint, "/")
+	if strings.HasSuffix(ep, "/oidc") {
+		return nil, fmt.Errorf("middleware: endpoint %q must not include /oidc (it is added)", t.Endpoint)
+	}
+	return []string{ep + "/oidc"}, nil
+}
+
+func checkAbsolute(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("middleware: %s %q must be an absolute http(s) URL", what, raw)
+	}
+	return nil
+}
+
+// normalize validates c and fills in defaults; it returns a copy.
+func (c Config) normalize() (Config, error) {
+	if len(c.Audiences) == 0 {
+		return c, errors.New("middleware: Audiences is required (the API identifier of your API resource in Logto)")
+	}
+	c.Audiences = slices.Clone(c.Audiences)
+	for _, a := range c.Audiences {
+		if a == "" {
+			return c, errors.New("middleware: empty audience")
+		}
+		if managementAudience(a) {
+			return c, fmt.Errorf("middleware: audience %q is Logto's Management API; use your own API resource's identifier", a)
+		}
+		if strings.HasPrefix(a, OrganizationAudiencePrefix) {
+			return c, fmt.Errorf("middleware: audience %q is one organization's; set AcceptOrganizationTokens to accept organization tokens", a)
+		}
+	}
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = DefaultAlgorithms
+	}
+	c.Algorithms = slices.Clone(c.Algorithms)
+	for _, a := range c.Algorithms {
+		if !slices.Contains(allowedAlgorithms, a) {
+			return c, fmt.Errorf("middleware: algorithm %q cannot be allowed (only RSA and ECDSA: %s)", a, strings.Join(allowedAlgorithms, ", "))
+		}
+	}
+	if c.MaxTokenBytes < 0 {
+		return c, errors.New("middleware: MaxTokenBytes must not be negative")
+	}
+	if c.MaxTokenBytes == 0 {
+		c.MaxTokenBytes = DefaultMaxTokenBytes
+	}
+	if c.Realm == "" {
+		c.Realm = DefaultRealm
+	}
+	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
+		return c, errors.New("middleware: Realm must not contain quotes, backslashes or line breaks")
+	}
+	if c.ResourceMetadataURL != "" {
+		if err := checkAbsolute("ResourceMetadataURL", c.ResourceMetadataURL); err != nil {
+			return c, err
+		}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Tenants = slices.Clone(c.Tenants)
+	return c, nil
+}

@@ -1,0 +1,46 @@
+// Package middleware is the core of logtoguard: it verifies Logto access
+// tokens for an API and turns every failure into the right RFC 6750
+// response. It imports no web framework; the adapters in
+// adapters/nethttp, adapters/ginguard and adapters/echoguard plug it into
+// net/http, gin and echo.
+//
+// Create one [Validator] at start-up:
+//
+//	v, err := middleware.New(middleware.Config{
+//		Endpoint:  "https://your-tenant.logto.app",    // issuer: <Endpoint>/oidc
+//		Audiences: []string{"https://api.example.com"}, // your API identifier
+//	})
+//	if err != nil { ... }
+//	defer v.Close()
+//
+// [Validator.Verify] takes a raw token and returns typed [Claims] or an
+// error; [BearerToken] extracts the token from a request; [Authorize] checks
+// a route's scope requirement; [Validator.WriteError] writes the response for
+// any of their errors; [WithClaims] and [ClaimsFromContext] carry claims in a
+// request context. An adapter is those five calls.
+//
+// # What is checked
+//
+// Before any decoding: size ([Config.MaxTokenBytes]) and shape (three
+// base64url parts; an opaque token or an encrypted one gets its own message).
+// Then the verified-token cache. Then, before any key is fetched: no crit
+// header, typ is at+jwt (RFC 9068), kid is present, iss is exactly one of the
+// trusted issuers, aud names one of [Config.Audiences]. Then the algorithm
+// allowlist (RSA and ECDSA only), the key by kid from that issuer's own key
+// set, which must fit the algorithm (curve and key type), the signature, exp
+// (required), iat and nbf with the leeway, and sub (required).
+//
+// # Errors
+//
+// Every error matches a sentinel of errors.go with errors.Is (and every token
+// failure also [ErrInvalidToken]); it is an *[Error] whose Description is safe
+// to send to the caller and whose Detail (expected versus received audience,
+// for one) is only logged. Missing scopes give a *[ScopeError].
+//
+// # Keys and the cache
+//
+// Keys come from package jwks: fetched in the background, refreshed, refetched
+// once on an unknown kid, never blocking start-up. A token that verified is
+// remembered until it expires (see [CacheConfig]), so a client that reuses its
+// token pays for one signature check, not one per request.
+package middleware

@@ -1,0 +1,16 @@
+package middleware
+
+// Hooks observe the validator, for metrics. Every field is optional. Hooks
+// run on the request path (and, for KeyFetch, on the key set's goroutine):
+// they must be fast and must not block. They never see the token.
+type Hooks struct {
+	// Verified is called for every accepted token; cached reports whether
+	// the verdict came from the verified-token cache.
+	Verified func(c *Claims, cached bool)
+	// Rejected is called for every rejected token or request with the
+	// error, whose class is one of this package's sentinels.
+	Rejected func(err error)
+	// KeyFetch is called after every attempt to fetch an issuer's keys,
+	// with nil on success.
+	KeyFetch func(issuer string, err error)
+}

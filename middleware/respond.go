@@ -1,0 +1,128 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// retryAfterSeconds is sent with 503 while keys were never loaded: the key
+// set retries in the background with backoff starting well under this.
+const retryAfterSeconds = "5"
+
+// WriteError writes the RFC 6750 response for err, as every adapter does:
+//
+//	no token                      401, WWW-Authenticate: Bearer realm="..."
+//	malformed request             400, error="invalid_request"
+//	any token failure             401, error="invalid_token", error_description="..."
+//	missing scope / organization  403, error="insufficient_scope", scope="<required>"
+//	keys never loaded             503, Retry-After, no challenge
+//
+// with a JSON body {"error": "...", "error_description": "..."}. An error
+// that is none of this package's is answered 401 invalid_token, never 500.
+// When Config.ResourceMetadataURL is set, 401 challenges carry it as
+// resource_metadata (RFC 9728).
+func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, desc := http.StatusUnauthorized, "invalid_token", ""
+	var scopeErr *ScopeError
+	var e *Error
+	if errors.As(err, &e) {
+		desc = e.Description
+	}
+	switch {
+	case errors.As(err, &scopeErr):
+		status, code, desc = http.StatusForbidden, "insufficient_scope", scopeErr.description()
+	case errors.Is(err, ErrOrganization):
+		status, code = http.StatusForbidden, "insufficient_scope"
+	case errors.Is(err, ErrNoToken):
+		code = ""
+	case errors.Is(err, ErrInvalidRequest):
+		status, code = http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, ErrKeysUnavailable):
+		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
+	case e == nil:
+		desc = "the token could not be verified"
+	}
+	if desc == "" && code != "" {
+		desc = kindText(err)
+	}
+	desc = sanitize(desc)
+
+	h := w.Header()
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfterSeconds)
+	} else {
+		var b strings.Builder
+		b.WriteString(`Bearer realm="`)
+		b.WriteString(v.cfg.Realm)
+		b.WriteByte('"')
+		if code != "" {
+			b.WriteString(`, error="`)
+			b.WriteString(code)
+			b.WriteString(`", error_description="`)
+			b.WriteString(desc)
+			b.WriteByte('"')
+		}
+		if scopeErr != nil {
+			b.WriteString(`, scope="`)
+			b.WriteString(sanitize(scopeErr.Required))
+			b.WriteByte('"')
+		}
+		if v.cfg.ResourceMetadataURL != "" && status == http.StatusUnauthorized {
+			b.WriteString(`, resource_metadata="`)
+			b.WriteString(v.cfg.ResourceMetadataURL)
+			b.WriteByte('"')
+		}
+		h.Set("WWW-Authenticate", b.String())
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	body := struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{code, desc}
+	if code == "" {
+		body.Error = "unauthorized"
+		body.Description = "a bearer token is required"
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// kindText names the class of err, for a default description.
+func kindText(err error) string {
+	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization}, tokenKinds...) {
+		if errors.Is(err, k) {
+			return strings.TrimPrefix(k.Error(), "middleware: ")
+		}
+	}
+	return "invalid token"
+}
+
+func (e *ScopeError) description() string {
+	if e.AnyOf {
+		return "the token needs one of the scopes: " + e.Required
+	}
+	return "the token lacks the scopes: " + strings.Join(e.Missing, " ")
+}
+
+// sanitize keeps a description to the characters allowed in an RFC 6750
+// error_description (printable ASCII but '"' and '\'), so that nothing a
+// caller put in a token can break the header.
+func sanitize(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s) && b.Len() < 300; i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			b.WriteByte('\'')
+		case c == '\\':
+		case c >= 0x20 && c <= 0x7e:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,44 @@
+package middleware
+
+import (
+	"net/http"
+	"strings"
+)
+
+// BearerToken extracts the bearer token from the Authorization header of r
+// (RFC 6750, section 2.1; the scheme is matched case-insensitively). It
+// returns an error matching [ErrNoToken] when there is none (or another
+// scheme, such as Basic), and [ErrInvalidRequest] for two Authorization
+// headers, an empty or malformed value, or a token in the access_token query
+// parameter, which this library never accepts (URLs end up in logs).
+func BearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	inQuery := r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token=") && r.URL.Query().Has("access_token")
+	switch {
+	case len(values) > 1:
+		return "", newError(ErrInvalidRequest, "more than one Authorization header")
+	case len(values) == 0 && inQuery:
+		return "", newError(ErrInvalidRequest, "tokens in the query string are not accepted: send Authorization: Bearer <token>")
+	case len(values) == 0:
+		return "", newError(ErrNoToken, "")
+	}
+	if inQuery {
+		return "", newError(ErrInvalidRequest, "the token was sent in more than one place")
+	}
+	v := values[0]
+	scheme, rest, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		if strings.TrimSpace(v) == "" {
+			return "", newError(ErrInvalidRequest, "the Authorization header is empty")
+		}
+		return "", newError(ErrNoToken, "")
+	}
+	token := strings.Trim(rest, " ")
+	switch {
+	case token == "":
+		return "", newError(ErrInvalidRequest, "the bearer token is empty")
+	case strings.ContainsAny(token, " \t,"):
+		return "", newError(ErrInvalidRequest, "the Authorization header holds more than one value")
+	}
+	return token, nil
+}

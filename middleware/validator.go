@@ -1,0 +1,427 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/logtoguard/logtoguard/jwks"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+// Validator verifies Logto access tokens. Create one with [New] at start-up,
+// share it between all requests and routes, and [Validator.Close] it at
+// shutdown. It is safe for concurrent use.
+type Validator struct {
+	cfg    Config
+	parser *jwt.Parser
+	trust  map[string]*jwks.Set // issuer -> its key set
+	sets   []*jwks.Set
+	cache  *cache
+}
+
+// New validates cfg and returns a Validator. It starts fetching the
+// issuers' keys in the background and does not wait for them: New never
+// fails because Logto is unreachable. Use [Validator.WaitReady] to wait for
+// keys, [Validator.Ready] for a readiness probe. Until keys are loaded,
+// requests wait for a fetch in flight (bounded by the fetch timeout) or are
+// answered 503.
+func New(cfg Config) (*Validator, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{
+		cfg:   cfg,
+		trust: make(map[string]*jwks.Set),
+		cache: newCache(cfg.Cache),
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithStrictDecoding(),
+	)
+	tenants := append([]Tenant{{Endpoint: cfg.Endpoint, Issuers: cfg.Issuers, JWKSURL: cfg.JWKSURL}}, cfg.Tenants...)
+	if cfg.Endpoint == "" && len(cfg.Issuers) == 0 && cfg.JWKSURL == "" && len(cfg.Tenants) > 0 {
+		tenants = tenants[1:]
+	}
+	for _, t := range tenants {
+		if err := v.addTenant(t); err != nil {
+			v.Close()
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+func (v *Validator) addTenant(t Tenant) error {
+	issuers, err := t.issuers()
+	if err != nil {
+		return err
+	}
+	if t.JWKSURL != "" {
+		if err := checkAbsolute("JWKS URL", t.JWKSURL); err != nil {
+			return err
+		}
+	}
+	for _, iss := range issuers {
+		if v.trust[iss] != nil {
+			return fmt.Errorf("middleware: issuer %q is configured twice", iss)
+		}
+	}
+	var onFetch func(error)
+	if h := v.cfg.Hooks.KeyFetch; h != nil {
+		onFetch = func(err error) { h(issuers[0], err) }
+	}
+	set, err := jwks.New(context.Background(), jwks.Options{
+		Issuer:          issuers[0],
+		URL:             t.JWKSURL,
+		Client:          v.cfg.HTTPClient,
+		RefreshInterval: v.cfg.RefreshInterval,
+		RefetchInterval: v.cfg.RefetchInterval,
+		FetchTimeout:    v.cfg.FetchTimeout,
+		Logger:          v.cfg.Logger,
+		OnFetch:         onFetch,
+	})
+	if err != nil {
+		return fmt.Errorf("middleware: %w", err)
+	}
+	v.sets = append(v.sets, set)
+	for _, iss := range issuers {
+		v.trust[iss] = set
+	}
+	return nil
+}
+
+// Close stops the background key refresh. Verify must not be called after.
+func (v *Validator) Close() error {
+	for _, s := range v.sets {
+		s.Close()
+	}
+	return nil
+}
+
+// Ready reports whether the keys of every trusted issuer are loaded.
+func (v *Validator) Ready() bool {
+	for _, s := range v.sets {
+		if !s.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitReady waits until the keys of every trusted issuer are loaded or ctx
+// ends.
+func (v *Validator) WaitReady(ctx context.Context) error {
+	for _, s := range v.sets {
+		if err := s.WaitReady(ctx); err != nil {
+			return fmt.Errorf("middleware: %w", err)
+		}
+	}
+	return nil
+}
+
+// Audiences returns the configured audiences.
+func (v *Validator) Audiences() []string { return slices.Clone(v.cfg.Audiences) }
+
+// Issuers returns every trusted issuer.
+func (v *Validator) Issuers() []string {
+	out := make([]string, 0, len(v.trust))
+	for iss := range v.trust {
+		out = append(out, iss)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Verify checks a raw access token (without the "Bearer " prefix) and
+// returns its claims. The checks, cheapest first: size and shape; the
+// verified-token cache; typ, iss (one of the trusted issuers, before any key
+// is fetched), aud; the algorithm allowlist and the key by kid from that
+// issuer's key set, which must fit the algorithm; the signature; exp
+// (required), iat and nbf with the leeway; sub (required).
+//
+// Every error matches one of this package's sentinels with errors.Is and is
+// an *[Error] carrying a description for the caller and detail for the log.
+func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
+	if err := v.precheck(token); err != nil {
+		v.rejected(err, nil, "")
+		return nil, err
+	}
+	now := v.cfg.Now()
+	if v.cache != nil {
+		if c, ok := v.cache.get(token, now); ok {
+			if h := v.cfg.Hooks.Verified; h != nil {
+				h(c, true)
+			}
+			return c, nil
+		}
+	}
+	c, set, key, err := v.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: c.ExpiresAt.Add(v.cfg.Leeway)}, now)
+	}
+	if h := v.cfg.Hooks.Verified; h != nil {
+		h(c, false)
+	}
+	return c, nil
+}
+
+// precheck rejects what is not a compact JWS before any decoding.
+func (v *Validator) precheck(token string) error {
+	if token == "" {
+		return newError(ErrNoToken, "")
+	}
+	if len(token) > v.cfg.MaxTokenBytes {
+		return newError(ErrMalformed, fmt.Sprintf("token is larger than %d bytes", v.cfg.MaxTokenBytes))
+	}
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		switch ch := token[i]; {
+		case ch == '.':
+			dots++
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
+		default:
+			return newError(ErrMalformed, "token is not a JWT (characters outside base64url)")
+		}
+	}
+	switch dots {
+	case 2:
+	case 0:
+		return newError(ErrOpaqueToken, "token is opaque, not a JWT: request the access token with resource=<your API identifier>")
+	case 4:
+		return newError(ErrMalformed, "encrypted tokens (JWE) are not accepted")
+	default:
+		return newError(ErrMalformed, "token is not a JWT (expected three dot-separated parts)")
+	}
+	first, last := strings.IndexByte(token, '.'), strings.LastIndexByte(token, '.')
+	if first == 0 || last == first+1 || last == len(token)-1 {
+		return newError(ErrMalformed, "token has an empty part")
+	}
+	return nil
+}
+
+// tokenClaims is what the payload is decoded into; a claim of the wrong JSON
+// type fails decoding.
+type tokenClaims struct {
+	Issuer         string           `json:"iss"`
+	Subject        string           `json:"sub"`
+	Audience       jwt.ClaimStrings `json:"aud"`
+	ExpiresAt      *jwt.NumericDate `json:"exp"`
+	IssuedAt       *jwt.NumericDate `json:"iat"`
+	NotBefore      *jwt.NumericDate `json:"nbf"`
+	ID             string           `json:"jti"`
+	Scope          string           `json:"scope"`
+	ClientID       string           `json:"client_id"`
+	OrganizationID string           `json:"organization_id"`
+}
+
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+func (c *tokenClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *tokenClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// isAccessTokenType reports whether typ is at+jwt or application/at+jwt,
+// case-insensitively (RFC 9068, section 2.1).
+func isAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+}
+
+func (v *Validator) verify(ctx context.Context, token string) (*Claims, *jwks.Set, *jwks.Key, error) {
+	var (
+		tc   tokenClaims
+		set  *jwks.Set
+		key  *jwks.Key
+		kid  string
+		kerr *Error
+	)
+	tok, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
+		kerr = v.checkUnverified(t, &tc)
+		if kerr != nil {
+			return nil, kerr
+		}
+		kid, _ = t.Header["kid"].(string)
+		set = v.trust[tc.Issuer]
+		var ferr error
+		key, ferr = set.Key(ctx, kid, t.Method.Alg())
+		switch {
+		case ferr == nil:
+			return key.Public(), nil
+		case errors.Is(ferr, jwks.ErrNotReady):
+			kerr = &Error{Kind: ErrKeysUnavailable, Description: "the issuer's signing keys could not be loaded yet", Err: ferr}
+		case errors.Is(ferr, jwks.ErrKeyMismatch):
+			kerr = &Error{Kind: ErrUnknownKey, Description: "the signing key does not fit the token's algorithm", Err: ferr}
+		default:
+			kerr = &Error{Kind: ErrUnknownKey, Description: "the token is signed with a key the issuer does not publish", Detail: "kid " + quote(kid), Err: ferr}
+		}
+		return nil, kerr
+	})
+	if err == nil && tc.Subject == "" {
+		err = newError(ErrMalformed, "the sub claim is missing")
+	}
+	if err != nil {
+		e := kerr
+		if e == nil {
+			e = classify(tok, err, v.cfg.Algorithms)
+		}
+		v.rejected(e, &tc, kid)
+		return nil, nil, nil, e
+	}
+	c := &Claims{
+		Issuer:         tc.Issuer,
+		Subject:        tc.Subject,
+		Audience:       tc.Audience,
+		ClientID:       tc.ClientID,
+		Scopes:         scopes.Parse(tc.Scope),
+		OrganizationID: tc.OrganizationID,
+		ExpiresAt:      tc.ExpiresAt.Time,
+		JWTID:          tc.ID,
+		KeyID:          kid,
+		payload:        token[strings.IndexByte(token, '.')+1 : strings.LastIndexByte(token, '.')],
+	}
+	if tc.IssuedAt != nil {
+		c.IssuedAt = tc.IssuedAt.Time
+	}
+	return c, set, key, nil
+}
+
+// checkUnverified runs the checks that need no key, before any key is
+// looked up or fetched: critical headers, typ, kid, iss and aud.
+func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
+	if _, ok := t.Header["crit"]; ok {
+		return newError(ErrMalformed, "the crit header is not supported")
+	}
+	if !v.cfg.SkipTypeCheck {
+		typ, _ := t.Header["typ"].(string)
+		if !isAccessTokenType(typ) {
+			e := newError(ErrTokenType, "the token is not an access token (typ "+quote(typ)+", want at+jwt)")
+			if strings.EqualFold(typ, "JWT") || typ == "" {
+				e.Description += ": is it an ID token? Send the access token requested with resource=<your API identifier>"
+			}
+			return e
+		}
+	}
+	if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
+		return newError(ErrMalformed, "the kid header is missing")
+	}
+	if v.trust[tc.Issuer] == nil {
+		e := newError(ErrIssuer, "the token's issuer "+quote(tc.Issuer)+" is not trusted by this API")
+		e.Detail = "trusted issuers: " + strings.Join(v.Issuers(), ", ")
+		return e
+	}
+	if !v.audienceOK(tc.Audience) {
+		e := newError(ErrAudience, "the token's audience "+quote(strings.Join(tc.Audience, " "))+" is not this API")
+		for _, a := range tc.Audience {
+			if managementAudience(a) {
+				e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
+			}
+		}
+		if len(tc.Audience) == 0 {
+			e.Description = "the token has no audience: request it with resource=<your API identifier>"
+		}
+		e.Detail = "expected one of [" + strings.Join(v.cfg.Audiences, ", ") + "], received [" + strings.Join(tc.Audience, ", ") + "]"
+		return e
+	}
+	return nil
+}
+
+func (v *Validator) audienceOK(aud []string) bool {
+	for _, a := range aud {
+		if slices.Contains(v.cfg.Audiences, a) {
+			return true
+		}
+		if v.cfg.AcceptOrganizationTokens && len(a) > len(OrganizationAudiencePrefix) && strings.HasPrefix(a, OrganizationAudiencePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns a golang-jwt error into one of ours.
+func classify(tok *jwt.Token, err error, allowed []string) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if tok != nil {
+		if alg, _ := tok.Header["alg"].(string); !slices.Contains(allowed, alg) {
+			return &Error{Kind: ErrAlgorithm, Description: "algorithm " + quote(alg) + " is not allowed", Err: err}
+		}
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return &Error{Kind: ErrExpired, Description: "the token has expired", Err: err}
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return &Error{Kind: ErrNotYetValid, Description: "the token's iat is in the future: check the clocks", Err: err}
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return &Error{Kind: ErrNotYetValid, Description: "the token is not valid yet (nbf)", Err: err}
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return &Error{Kind: ErrMalformed, Description: "the exp claim is missing", Err: err}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return &Error{Kind: ErrSignature, Description: "the token's signature is invalid", Err: err}
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return &Error{Kind: ErrAlgorithm, Description: "the token's algorithm is not supported", Err: err}
+	default:
+		return &Error{Kind: ErrMalformed, Description: "the token is malformed", Err: err}
+	}
+}
+
+// quote returns s quoted and cut short, safe to embed in a description.
+func quote(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// rejected logs a rejection and calls the Rejected hook. tc holds the
+// unverified claims when the token got that far.
+func (v *Validator) rejected(err error, tc *tokenClaims, kid string) {
+	if h := v.cfg.Hooks.Rejected; h != nil {
+		h(err)
+	}
+	level := slog.LevelDebug
+	switch {
+	case errors.Is(err, ErrAudience), errors.Is(err, ErrIssuer), errors.Is(err, ErrTokenType),
+		errors.Is(err, ErrOpaqueToken), errors.Is(err, ErrKeysUnavailable):
+		level = slog.LevelInfo
+	}
+	ctx := context.Background()
+	if !v.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("reason", err.Error())}
+	if tc != nil {
+		attrs = append(attrs, slog.String("iss", tc.Issuer), slog.String("sub", tc.Subject),
+			slog.String("client_id", tc.ClientID), slog.String("kid", kid))
+	}
+	v.cfg.Logger.LogAttrs(ctx, level, "logtoguard: token rejected", attrs...)
+}
+
+// Authorize checks that c meets the scope requirement of a route. It returns
+// nil or a *[ScopeError] (matching [ErrInsufficientScope]).
+func Authorize(c *Claims, req scopes.Requirement) error {
+	var granted []string
+	if c != nil {
+		granted = c.Scopes
+	}
+	missing := req.Missing(granted)
+	if missing == nil {
+		return nil
+	}
+	return &ScopeError{Required: req.String(), Missing: missing, AnyOf: req.Mode() == scopes.AnyOf}
+}
