@@ -1,0 +1,636 @@
+package jwks
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+)
+
+// keyServer is a JWKS endpoint whose keys and faults a test controls.
+type keyServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	keys    []jwkset.JWKMarshal
+	status  int           // non-zero: answer with this status
+	body    string        // non-empty: answer 200 with this body
+	delay   time.Duration // wait before answering
+	etag    bool          // send an ETag and honour If-None-Match
+	fetches atomic.Int64
+	issuer  string // discovery document's issuer; "" = server URL + /oidc
+	jwksURI string // discovery document's jwks_uri; "" = server URL + /oidc/jwks
+}
+
+func newKeyServer(t *testing.T, keys ...jwkset.JWKMarshal) *keyServer {
+	t.Helper()
+	ks := &keyServer{keys: keys}
+	ks.Server = httptest.NewServer(http.HandlerFunc(ks.serve))
+	t.Cleanup(ks.Close)
+	return ks
+}
+
+func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
+	ks.mu.Lock()
+	status, body, delay, keys, etag := ks.status, ks.body, ks.delay, ks.keys, ks.etag
+	issuer, jwksURI := ks.issuer, ks.jwksURI
+	ks.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch r.URL.Path {
+	case "/oidc/.well-known/openid-configuration":
+		if issuer == "" {
+			issuer = ks.URL + "/oidc"
+		}
+		if jwksURI == "" {
+			jwksURI = ks.URL + "/oidc/jwks"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": jwksURI})
+		return
+	case "/oidc/jwks":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	ks.fetches.Add(1)
+	if status != 0 {
+		w.WriteHeader(status)
+		return
+	}
+	if body != "" {
+		_, _ = w.Write([]byte(body))
+		return
+	}
+	raw, _ := json.Marshal(jwkset.JWKSMarshal{Keys: keys})
+	if etag {
+		tag := fmt.Sprintf(`"%x"`, len(raw)*31+int(raw[len(raw)/2]))
+		w.Header().Set("ETag", tag)
+		if r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	_, _ = w.Write(raw)
+}
+
+func (ks *keyServer) set(f func(ks *keyServer)) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	f(ks)
+}
+
+func ecKey(t testing.TB, curve elliptic.Curve, kid string) jwkset.JWKMarshal {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return publicJWK(t, &priv.PublicKey, kid, "")
+}
+
+func rsaKey(t testing.TB, bits int, kid string) jwkset.JWKMarshal {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return publicJWK(t, &priv.PublicKey, kid, "")
+}
+
+func publicJWK(t testing.TB, pub any, kid string, alg jwkset.ALG) jwkset.JWKMarshal {
+	t.Helper()
+	jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: alg, USE: jwkset.UseSig}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwk.Marshal()
+}
+
+func newSet(t *testing.T, opts Options) *Set {
+	t.Helper()
+	s, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func waitReady(t *testing.T, s *Set) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"nothing", Options{}, "Issuer or URL is required"},
+		{"relative URL", Options{URL: "/oidc/jwks"}, "must be absolute"},
+		{"ftp", Options{URL: "ftp://x/jwks"}, "must be absolute"},
+		{"bad issuer", Options{Issuer: "::"}, "bad URL"},
+		{"negative", Options{URL: "http://x/jwks", RefreshInterval: -1}, "must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(context.Background(), tt.opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("got nil error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{Issuer: ks.URL + "/oidc"})
+	waitReady(t, s)
+	if k := s.Current("k1"); k == nil || k.ID() != "k1" {
+		t.Fatalf("Current(k1) = %v", k)
+	}
+	if got, want := s.currentURL(), ks.URL+"/oidc/jwks"; got != want {
+		t.Fatalf("JWKS URL = %q, want %q", got, want)
+	}
+}
+
+func TestDiscoveryRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		issuer  string
+		jwksURI string
+		want    string
+	}{
+		{"issuer mismatch", "https://evil.example/oidc", "", "does not match the configured issuer"},
+		{"issuer with slash", "SERVER/oidc/", "", "does not match the configured issuer"},
+		{"jwks on another host", "", "https://evil.example/oidc/jwks", "not on the issuer's host"},
+		{"jwks not a URL", "", "/oidc/jwks", "not an absolute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+			ks.set(func(ks *keyServer) {
+				ks.issuer = strings.Replace(tt.issuer, "SERVER", ks.URL, 1)
+				ks.jwksURI = tt.jwksURI
+			})
+			s := newSet(t, Options{Issuer: ks.URL + "/oidc", FetchTimeout: time.Second})
+			err := s.Refresh(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrFetch) {
+				t.Fatalf("Refresh = %v, want an ErrFetch containing %q", err, tt.want)
+			}
+			if s.Ready() {
+				t.Fatal("Ready after a refused discovery")
+			}
+			if ks.fetches.Load() != 0 {
+				t.Fatalf("JWKS fetched %d times after a refused discovery", ks.fetches.Load())
+			}
+		})
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	tests := []struct {
+		issuer, jwks, want string
+		ok                 bool
+	}{
+		{"https://t.logto.app/oidc", "https://t.logto.app/oidc/jwks", "https://t.logto.app/oidc/jwks", true},
+		{"https://t.logto.app/oidc", "http://t.logto.app/oidc/jwks", "https://t.logto.app/oidc/jwks", true},
+		{"https://auth.example.com/oidc", "http://auth.example.com:3001/oidc/jwks", "https://auth.example.com/oidc/jwks", true},
+		{"http://localhost:3001/oidc", "http://localhost:3001/oidc/jwks", "http://localhost:3001/oidc/jwks", true},
+		{"https://t.logto.app/oidc", "https://t.logto.app.evil.com/oidc/jwks", "", false},
+		{"https://t.logto.app/oidc", "file:///etc/passwd", "", false},
+	}
+	for _, tt := range tests {
+		got, err := sameOrigin(tt.issuer, tt.jwks)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("sameOrigin(%q, %q) = %q, %v; want %q, ok=%v", tt.issuer, tt.jwks, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestKeyFits(t *testing.T) {
+	p256 := ecKey(t, elliptic.P256(), "p256")
+	p384 := ecKey(t, elliptic.P384(), "p384")
+	p521 := ecKey(t, elliptic.P521(), "p521")
+	rsa2k := rsaKey(t, 2048, "rsa")
+	es384Only := p384
+	es384Only.KID, es384Only.ALG = "p384-es384", "ES384"
+	ks := newKeyServer(t, p256, p384, p521, rsa2k, es384Only)
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
+	waitReady(t, s)
+	tests := []struct {
+		kid, alg string
+		ok       bool
+	}{
+		{"p256", "ES256", true}, {"p256", "ES384", false}, {"p256", "RS256", false},
+		{"p384", "ES384", true}, {"p384", "ES256", false}, {"p384", "ES512", false}, {"p384", "PS256", false},
+		{"p521", "ES512", true}, {"p521", "ES384", false},
+		{"rsa", "RS256", true}, {"rsa", "PS256", true}, {"rsa", "RS512", true}, {"rsa", "ES256", false},
+		{"rsa", "HS256", false}, {"rsa", "none", false}, {"p384", "EdDSA", false},
+		{"p384-es384", "ES384", true},
+	}
+	for _, tt := range tests {
+		k, err := s.Key(context.Background(), tt.kid, tt.alg)
+		if tt.ok && (err != nil || k.ID() != tt.kid) {
+			t.Errorf("Key(%s, %s) = %v, %v; want the key", tt.kid, tt.alg, k, err)
+		}
+		if !tt.ok && !errors.Is(err, ErrKeyMismatch) {
+			t.Errorf("Key(%s, %s) error = %v, want ErrKeyMismatch", tt.kid, tt.alg, err)
+		}
+	}
+}
+
+func TestUnusableKeysAreSkipped(t *testing.T) {
+	good := ecKey(t, elliptic.P384(), "good")
+	noKID := ecKey(t, elliptic.P384(), "")
+	enc := ecKey(t, elliptic.P384(), "enc")
+	enc.USE = jwkset.UseEnc
+	signOnly := ecKey(t, elliptic.P384(), "sign-only")
+	signOnly.KEYOPS = []jwkset.KEYOPS{jwkset.KeyOpsSign}
+	weak := rsaKey(t, 1024, "weak")
+	hsAlg := ecKey(t, elliptic.P384(), "hs-alg")
+	hsAlg.ALG = "HS256"
+	private := ecKey(t, elliptic.P384(), "private")
+	private.D = "AAAA"
+	offCurve := ecKey(t, elliptic.P384(), "off-curve")
+	offCurve.Y = offCurve.X
+	dup := ecKey(t, elliptic.P384(), "good")
+	body, _ := json.Marshal(map[string]any{"keys": []any{
+		noKID, enc, signOnly, weak, hsAlg, private, offCurve, good, dup,
+		map[string]any{"kty": "oct", "kid": "oct", "k": "c2VjcmV0"},
+		map[string]any{"kty": "OKP", "kid": "okp", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+		"not an object", 42, nil,
+	}})
+	ks := newKeyServer(t)
+	ks.set(func(ks *keyServer) { ks.body = string(body) })
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
+	if err := s.Refresh(context.Background()); err == nil {
+		// A document with non-object members fails as a whole: that is a
+		// broken document, not an unusable key.
+		t.Log("document with non-object members accepted")
+	}
+	body, _ = json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{noKID, enc, signOnly, weak, hsAlg, private, offCurve, good, dup}})
+	ks.set(func(ks *keyServer) { ks.body = string(body) })
+	if err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if got := s.KIDs(); len(got) != 1 || got[0] != "good" {
+		t.Fatalf("KIDs = %q, want only good", got)
+	}
+	// The first of two keys with one kid wins.
+	if !samePublic(s.Current("good"), &Key{public: mustParse(t, good)}) {
+		t.Fatal("the duplicate kid replaced the first key")
+	}
+}
+
+func mustParse(t *testing.T, m jwkset.JWKMarshal) any {
+	t.Helper()
+	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwk.Key()
+}
+
+func TestBadResponsesKeepLastGoodKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(ks *keyServer)
+		want  string
+	}{
+		{"500", func(ks *keyServer) { ks.status = 500 }, "status 500"},
+		{"404", func(ks *keyServer) { ks.status = 404 }, "status 404"},
+		{"html", func(ks *keyServer) { ks.body = "<html><body>Bad gateway</body></html>" }, "not a JSON key set"},
+		{"garbage", func(ks *keyServer) { ks.body = `{"keys":[{"kty":` }, "not a JSON key set"},
+		{"keys not an array", func(ks *keyServer) { ks.body = `{"keys":{"kty":"EC"}}` }, "not a JSON key set"},
+		{"no keys", func(ks *keyServer) { ks.body = `{"keys":[]}` }, "no usable signing key"},
+		{"empty object", func(ks *keyServer) { ks.body = `{}` }, "no usable signing key"},
+		{"only unusable keys", func(ks *keyServer) { ks.body = `{"keys":[{"kty":"oct","kid":"x","k":"c2VjcmV0"}]}` }, "no usable signing key"},
+		{"too large", func(ks *keyServer) { ks.body = `{"keys":[],"pad":"` + strings.Repeat("x", 2000) + `"}` }, "larger than"},
+		{"redirect", func(ks *keyServer) { ks.status = http.StatusFound }, "status 302"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+			s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", MaxBodyBytes: 1024})
+			waitReady(t, s)
+			ks.set(tt.fault)
+			err := s.Refresh(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Refresh = %v, want it to contain %q", err, tt.want)
+			}
+			if _, err := s.Key(context.Background(), "k1", "ES384"); err != nil {
+				t.Fatalf("last good key lost: %v", err)
+			}
+		})
+	}
+}
+
+func TestRefreshReplacesWholeSet(t *testing.T) {
+	k1, k2 := ecKey(t, elliptic.P384(), "k1"), ecKey(t, elliptic.P384(), "k2")
+	ks := newKeyServer(t, k1, k2)
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
+	waitReady(t, s)
+	before := s.Current("k2")
+	ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{k2, ecKey(t, elliptic.P384(), "k3")} })
+	if err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Current("k1") != nil {
+		t.Fatal("removed key k1 still in the set")
+	}
+	if s.Current("k2") != before {
+		t.Fatal("unchanged key k2 got a new identity")
+	}
+	if s.Current("k3") == nil {
+		t.Fatal("new key k3 missing")
+	}
+	// The same kid with other material is a different key.
+	ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k2")} })
+	if err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Current("k2") == before {
+		t.Fatal("replaced key k2 kept its old identity")
+	}
+}
+
+func TestUnknownKIDRefetchAndRateLimit(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: time.Hour})
+	waitReady(t, s)
+	start := ks.fetches.Load()
+
+	// Immediate rotation: the first token with the new kid is accepted.
+	ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k2")} })
+	if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
+		t.Fatalf("new kid after rotation: %v", err)
+	}
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches for the new kid = %d, want 1", got)
+	}
+	// Within the window, unknown kids are answered from the keys in hand.
+	for i := 0; i < 100; i++ {
+		_, err := s.Key(context.Background(), fmt.Sprintf("random-%d", i), "ES384")
+		if !errors.Is(err, ErrUnknownKID) {
+			t.Fatalf("random kid: %v, want ErrUnknownKID", err)
+		}
+	}
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches after a flood of random kids = %d, want 1", got)
+	}
+	// Known kids never fetch.
+	if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+}
+
+func TestUnknownKIDRefetchWindowOpensAgain(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: 10 * time.Second})
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	s.now = func() time.Time { return time.Unix(0, now.Load()) }
+	waitReady(t, s)
+	start := ks.fetches.Load()
+	_, _ = s.Key(context.Background(), "x1", "ES384")
+	_, _ = s.Key(context.Background(), "x2", "ES384")
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+	now.Add(int64(11 * time.Second))
+	_, _ = s.Key(context.Background(), "x3", "ES384")
+	if got := ks.fetches.Load() - start; got != 2 {
+		t.Fatalf("fetches after the window = %d, want 2", got)
+	}
+}
+
+func TestUnknownKIDSingleFlight(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: time.Hour})
+	waitReady(t, s)
+	start := ks.fetches.Load()
+	ks.set(func(ks *keyServer) {
+		ks.keys = append(ks.keys, ecKey(t, elliptic.P384(), "k2"))
+		ks.delay = 200 * time.Millisecond
+	})
+	var wg sync.WaitGroup
+	var found atomic.Int64
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Key(context.Background(), "k2", "ES384"); err == nil {
+				found.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+	// Every request that arrived while the fetch was in flight joined it;
+	// any that arrived after it found the window closed but the key loaded.
+	if found.Load() != 50 {
+		t.Fatalf("%d of 50 requests found the new key", found.Load())
+	}
+}
+
+func TestOutageAtStartThenRecovery(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	ks.set(func(ks *keyServer) { ks.status = http.StatusServiceUnavailable })
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.WaitReady(ctx); err == nil {
+		t.Fatal("ready while the JWKS is down")
+	}
+	if s.Ready() {
+		t.Fatal("Ready while the JWKS is down")
+	}
+	_, err := s.Key(context.Background(), "k1", "ES384")
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Key while down = %v, want ErrNotReady", err)
+	}
+	ks.set(func(ks *keyServer) { ks.status = 0 })
+	waitReady(t, s) // the background retry picks it up, no restart
+	if _, err := s.Key(context.Background(), "k1", "ES384"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerThatNeverAnswers(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	ks.set(func(ks *keyServer) { ks.delay = time.Hour })
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", FetchTimeout: 100 * time.Millisecond})
+	begin := time.Now()
+	err := s.Refresh(context.Background())
+	if err == nil || !errors.Is(err, ErrFetch) {
+		t.Fatalf("Refresh = %v, want a fetch error", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Fatalf("a hanging server held the fetch for %v", d)
+	}
+	// A request's own context bounds its wait too.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Key(ctx, "k1", "ES384"); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Key = %v, want ErrNotReady", err)
+	}
+}
+
+func TestETag(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	ks.set(func(ks *keyServer) { ks.etag = true })
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
+	waitReady(t, s)
+	k := s.Current("k1")
+	if err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh with 304: %v", err)
+	}
+	if s.Current("k1") != k {
+		t.Fatal("304 changed the key set")
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, ks.URL+"/oidc/jwks", http.StatusFound)
+	}))
+	t.Cleanup(other.Close)
+	same := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/oidc/jwks", http.StatusMovedPermanently)
+			return
+		}
+		ks.serve(w, r)
+	}))
+	t.Cleanup(same.Close)
+
+	s := newSet(t, Options{URL: other.URL + "/jwks"})
+	if err := s.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "another host") {
+		t.Fatalf("redirect to another host: %v", err)
+	}
+	s2 := newSet(t, Options{URL: same.URL + "/old"})
+	if err := s2.Refresh(context.Background()); err != nil {
+		t.Fatalf("redirect on the same host: %v", err)
+	}
+	// A client the caller supplies keeps the rule.
+	s3 := newSet(t, Options{URL: other.URL + "/jwks", Client: &http.Client{Timeout: time.Second}})
+	if err := s3.Refresh(context.Background()); err == nil {
+		t.Fatal("a supplied client followed a redirect to another host")
+	}
+}
+
+func TestBackgroundRefresh(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefreshInterval: 50 * time.Millisecond})
+	waitReady(t, s)
+	ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k2")} })
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Current("k2") == nil || s.Current("k1") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh did not replace the set")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOnFetch(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	var ok, failed atomic.Int64
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", OnFetch: func(err error) {
+		if err != nil {
+			failed.Add(1)
+		} else {
+			ok.Add(1)
+		}
+	}})
+	waitReady(t, s)
+	ks.set(func(ks *keyServer) { ks.status = 500 })
+	_ = s.Refresh(context.Background())
+	if ok.Load() < 1 || failed.Load() < 1 {
+		t.Fatalf("OnFetch saw %d successes and %d failures", ok.Load(), failed.Load())
+	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	before := runtime.NumGoroutine()
+	for i := 0; i < 10; i++ {
+		s, err := New(context.Background(), Options{URL: ks.URL + "/oidc/jwks", RefreshInterval: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Key(context.Background(), "unknown", "ES384")
+		s.Close()
+		s.Close()
+		if err := s.WaitReady(context.Background()); err == nil && !s.Ready() {
+			t.Fatal("WaitReady on a closed, never-ready set returned nil")
+		}
+	}
+	// A hanging fetch ends with Close as well.
+	ks.set(func(ks *keyServer) { ks.delay = time.Hour })
+	s, _ := New(context.Background(), Options{URL: ks.URL + "/oidc/jwks"})
+	time.Sleep(20 * time.Millisecond)
+	s.Close()
+	ks.CloseClientConnections()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestContextEndsSet(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, Options{URL: ks.URL + "/oidc/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("background work did not end with the context")
+	}
+}
