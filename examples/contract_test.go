@@ -1,0 +1,386 @@
+package examples_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logtoguard/logtoguard/logtotest"
+)
+
+// servers are the example APIs that must honour the same contract, byte for
+// byte.
+var servers = []string{"nethttp"}
+
+const api = "https://api.example.com"
+
+var (
+	buildMu sync.Mutex
+	binDir  string
+	built   = map[string]bool{}
+)
+
+// binary builds an example program once per test run.
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "logtoguard-examples-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+	}
+	path := filepath.Join(binDir, name)
+	if !built[name] {
+		out, err := exec.Command("go", "build", "-o", path, "./"+name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build ./%s: %v\n%s", name, err, out)
+		}
+		built[name] = true
+	}
+	return path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// server is a running example server.
+type server struct {
+	URL    string
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+// start runs an example server with env and waits until it listens.
+func start(t testing.TB, name string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary(t, name))
+	cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0"}, env...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
+				lines <- addr
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case addr, ok := <-lines:
+		if !ok {
+			t.Fatalf("%s exited before listening: %s", name, s.stderr)
+		}
+		s.URL = addr
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not start: %s", name, s.stderr)
+	}
+	return s
+}
+
+func logtoEnv(iss *logtotest.Issuer) []string {
+	return []string{"LOGTO_ENDPOINT=" + iss.Endpoint(), "LOGTO_API_RESOURCE=" + api}
+}
+
+// response is what the contract compares.
+type response struct {
+	Status  int
+	Headers map[string]string
+	Body    string
+}
+
+var compared = []string{"Content-Type", "WWW-Authenticate", "Retry-After", "Cache-Control"}
+
+func do(t testing.TB, method, url string, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Headers: map[string]string{}, Body: string(body)}
+	for _, h := range compared {
+		if v := resp.Header.Get(h); v != "" {
+			r.Headers[h] = v
+		}
+	}
+	return r
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func waitReady(t testing.TB, s *server) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for do(t, "GET", s.URL+"/readyz", nil).Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("server never became ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type row struct {
+	name   string
+	method string
+	path   string
+	header http.Header
+	status int
+	check  func(t *testing.T, r response)
+}
+
+// contractRows are the requests of the contract, with tokens from iss.
+func contractRows(iss *logtotest.Issuer) []row {
+	read := iss.M2MToken("inventory-sync", api, "read:products")
+	write := iss.M2MToken("inventory-admin", api, "read:products", "write:products")
+	user := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, Scopes: []string{"read:products"}, OrganizationID: "org-1"})
+	noScopes := iss.M2MToken("bare-app", api)
+	parts := strings.Split(read, ".")
+	tampered := parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2]
+
+	challenge := func(want string) func(t *testing.T, r response) {
+		return func(t *testing.T, r response) {
+			t.Helper()
+			if got := r.Headers["WWW-Authenticate"]; !strings.HasPrefix(got, want) {
+				t.Errorf("WWW-Authenticate %q, want prefix %q", got, want)
+			}
+		}
+	}
+	jsonField := func(field, want string) func(t *testing.T, r response) {
+		return func(t *testing.T, r response) {
+			t.Helper()
+			var m map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &m); err != nil {
+				t.Fatalf("body %q: %v", r.Body, err)
+			}
+			if got := fmt.Sprint(m[field]); !strings.Contains(got, want) {
+				t.Errorf("%s = %q, want it to contain %q", field, got, want)
+			}
+		}
+	}
+	return []row{
+		{"healthz", "GET", "/healthz", nil, 200, jsonField("status", "ok")},
+		{"readyz", "GET", "/readyz", nil, 200, jsonField("status", "ready")},
+		{"no token", "GET", "/products", nil, 401, func(t *testing.T, r response) {
+			if r.Headers["WWW-Authenticate"] != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate %q", r.Headers["WWW-Authenticate"])
+			}
+		}},
+		{"products", "GET", "/products", bearer(read), 200, func(t *testing.T, r response) {
+			var list []map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list) == 0 {
+				t.Errorf("body %q is not a JSON array of products", r.Body)
+			}
+		}},
+		{"lowercase scheme", "GET", "/products", http.Header{"Authorization": {"bearer " + read}}, 200, nil},
+		{"create without write", "POST", "/products", bearer(read), 403, challenge(`Bearer realm="api", error="insufficient_scope"`)},
+		{"create scope hint", "POST", "/products", bearer(noScopes), 403, func(t *testing.T, r response) {
+			if !strings.HasSuffix(r.Headers["WWW-Authenticate"], `scope="write:products"`) {
+				t.Errorf("WWW-Authenticate %q lacks the scope", r.Headers["WWW-Authenticate"])
+			}
+		}},
+		{"create", "POST", "/products", bearer(write), 201, nil},
+		{"whoami m2m", "GET", "/whoami", bearer(read), 200, func(t *testing.T, r response) {
+			want := `{"sub":"inventory-sync","client_id":"inventory-sync","m2m":true,"scopes":["read:products"]}` + "\n"
+			if r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"whoami user", "GET", "/whoami", bearer(user), 200, func(t *testing.T, r response) {
+			want := `{"sub":"user-1","client_id":"spa-app","m2m":false,"scopes":["read:products"],"organization_id":"org-1"}` + "\n"
+			if r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"whoami no scopes", "GET", "/whoami", bearer(noScopes), 200, jsonField("scopes", "[]")},
+		{"expired", "GET", "/products", bearer(iss.ExpiredToken("inventory-sync", api, "read:products")), 401, jsonField("error_description", "expired")},
+		{"tampered", "GET", "/products", bearer(tampered), 401, challenge(`Bearer realm="api", error="invalid_token"`)},
+		{"foreign key", "GET", "/products", bearer(iss.ForeignKeyToken("inventory-sync", api, "read:products")), 401, challenge(`Bearer realm="api", error="invalid_token"`)},
+		{"opaque", "GET", "/products", bearer(iss.OpaqueToken()), 401, jsonField("error_description", "resource=")},
+		{"ID token", "GET", "/whoami", bearer(iss.IDToken("user-1", "spa-app")), 401, jsonField("error_description", "access token")},
+		{"management API token", "GET", "/whoami", bearer(iss.WrongAudienceToken("inventory-sync")), 401, jsonField("error_description", "Management API")},
+		{"two headers", "GET", "/products", http.Header{"Authorization": {"Bearer " + read, "Bearer " + read}}, 400, challenge(`Bearer realm="api", error="invalid_request"`)},
+		{"query token", "GET", "/products?access_token=" + read, nil, 400, challenge(`Bearer realm="api", error="invalid_request"`)},
+		{"basic auth", "GET", "/products", http.Header{"Authorization": {"Basic YTpi"}}, 401, nil},
+	}
+}
+
+func TestContract(t *testing.T) {
+	results := map[string][]response{}
+	var rows []row
+	for _, name := range servers {
+		t.Run(name, func(t *testing.T) {
+			iss := logtotest.New(t)
+			rows = contractRows(iss)
+			s := start(t, name, logtoEnv(iss)...)
+			waitReady(t, s)
+			for _, r := range rows {
+				t.Run(r.name, func(t *testing.T) {
+					got := do(t, r.method, s.URL+r.path, r.header)
+					if got.Status != r.status {
+						t.Fatalf("status %d, want %d; body %s", got.Status, r.status, got.Body)
+					}
+					if got.Headers["Content-Type"] != "application/json" {
+						t.Errorf("Content-Type %q", got.Headers["Content-Type"])
+					}
+					if r.check != nil {
+						r.check(t, got)
+					}
+					results[name] = append(results[name], got)
+				})
+			}
+			// Rotation: the server keeps working without a restart.
+			iss.RotateKeys()
+			if got := do(t, "GET", s.URL+"/products", bearer(iss.M2MToken("inventory-sync", api, "read:products"))); got.Status != 200 {
+				t.Errorf("after rotation: %d %s", got.Status, got.Body)
+			}
+		})
+	}
+	// Byte for byte: every server answers as the net/http one does.
+	for _, name := range servers[1:] {
+		for i, want := range results[servers[0]] {
+			if i >= len(results[name]) {
+				t.Errorf("%s: missing results", name)
+				break
+			}
+			if got := results[name][i]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s differs from %s on %q:\n got %+v\nwant %+v", name, servers[0], rows[i].name, got, want)
+			}
+		}
+	}
+}
+
+func TestKeysNeverLoaded(t *testing.T) {
+	for _, name := range servers {
+		t.Run(name, func(t *testing.T) {
+			iss := logtotest.New(t)
+			iss.SetJWKSDown(true)
+			s := start(t, name, logtoEnv(iss)...)
+			if r := do(t, "GET", s.URL+"/readyz", nil); r.Status != 503 {
+				t.Fatalf("readyz %d, want 503", r.Status)
+			}
+			r := do(t, "GET", s.URL+"/products", bearer(iss.M2MToken("a", api, "read:products")))
+			if r.Status != 503 || r.Headers["Retry-After"] == "" || r.Headers["WWW-Authenticate"] != "" {
+				t.Fatalf("products with keys never loaded: %+v", r)
+			}
+			if r := do(t, "GET", s.URL+"/healthz", nil); r.Status != 200 {
+				t.Fatalf("healthz %d", r.Status)
+			}
+			iss.SetJWKSDown(false)
+			waitReady(t, s) // recovers by itself, no restart
+			if r := do(t, "GET", s.URL+"/products", bearer(iss.M2MToken("a", api, "read:products"))); r.Status != 200 {
+				t.Fatalf("after recovery: %+v", r)
+			}
+		})
+	}
+}
+
+func TestBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"nothing", nil, "LOGTO_ENDPOINT"},
+		{"no resource", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1"}, "LOGTO_API_RESOURCE"},
+		{"bad endpoint", []string{"LOGTO_ENDPOINT=localhost:3001", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ENDPOINT"},
+		{"bad issuer", []string{"LOGTO_ISSUER=https://a.example/oidc,nope", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ISSUER"},
+		{"bad jwks", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_JWKS_URI=/jwks", "LOGTO_API_RESOURCE=" + api}, "LOGTO_JWKS_URI"},
+		{"bad addr", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "ADDR=nonsense"}, "ADDR"},
+	}
+	for _, name := range servers {
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				cmd := exec.Command(binary(t, name))
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+				cmd.Env = append(cmd.Env, tt.env...)
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				done := make(chan error, 1)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				go func() { done <- cmd.Wait() }()
+				select {
+				case err := <-done:
+					if err == nil {
+						t.Fatal("exit status 0 with a bad setting")
+					}
+				case <-ctx.Done():
+					_ = cmd.Process.Kill()
+					t.Fatal("still running with a bad setting")
+				}
+				out := strings.TrimSpace(stderr.String())
+				if strings.Count(out, "\n") != 0 || !strings.Contains(out, tt.want) {
+					t.Fatalf("stderr %q: want one line naming %s", out, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	iss := logtotest.New(t)
+	for _, name := range servers {
+		t.Run(name, func(t *testing.T) {
+			s := start(t, name, logtoEnv(iss)...)
+			waitReady(t, s)
+			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("exit after SIGTERM: %v; %s", err, s.stderr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("no exit after SIGTERM")
+			}
+		})
+	}
+}

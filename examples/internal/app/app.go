@@ -1,0 +1,167 @@
+// Package app holds what the example servers share, so that the net/http,
+// gin and echo servers answer byte for byte the same: configuration from the
+// environment, the product catalogue, the /whoami document and graceful
+// shutdown.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logtoguard/logtoguard/middleware"
+)
+
+// Scopes the example API defines in the Logto console.
+const (
+	ReadProducts  = "read:products"
+	WriteProducts = "write:products"
+)
+
+// Settings is the example servers' configuration.
+type Settings struct {
+	Config middleware.Config
+	Addr   string
+}
+
+// FromEnv reads LOGTO_ENDPOINT, LOGTO_ISSUER (comma-separated, replaces the
+// issuer derived from the endpoint), LOGTO_JWKS_URI (skips discovery),
+// LOGTO_API_RESOURCE (required) and ADDR (default 127.0.0.1:8080). An error
+// names the variable at fault in one line.
+func FromEnv() (Settings, error) {
+	s := Settings{Addr: "127.0.0.1:8080"}
+	endpoint := strings.TrimSpace(os.Getenv("LOGTO_ENDPOINT"))
+	issuers := strings.TrimSpace(os.Getenv("LOGTO_ISSUER"))
+	jwks := strings.TrimSpace(os.Getenv("LOGTO_JWKS_URI"))
+	resource := strings.TrimSpace(os.Getenv("LOGTO_API_RESOURCE"))
+	if endpoint == "" && issuers == "" {
+		return s, errors.New("LOGTO_ENDPOINT is required (or LOGTO_ISSUER): the Logto endpoint, such as https://your-tenant.logto.app")
+	}
+	if endpoint != "" {
+		if err := absolute(endpoint); err != nil {
+			return s, fmt.Errorf("LOGTO_ENDPOINT %q: %v", endpoint, err)
+		}
+		s.Config.Endpoint = endpoint
+	}
+	if issuers != "" {
+		for _, iss := range strings.Split(issuers, ",") {
+			iss = strings.TrimSpace(iss)
+			if err := absolute(iss); err != nil {
+				return s, fmt.Errorf("LOGTO_ISSUER %q: %v", iss, err)
+			}
+			s.Config.Issuers = append(s.Config.Issuers, iss)
+		}
+		s.Config.Endpoint = ""
+	}
+	if jwks != "" {
+		if err := absolute(jwks); err != nil {
+			return s, fmt.Errorf("LOGTO_JWKS_URI %q: %v", jwks, err)
+		}
+		s.Config.JWKSURL = jwks
+	}
+	if resource == "" {
+		return s, errors.New("LOGTO_API_RESOURCE is required: the API identifier of your API resource in Logto")
+	}
+	s.Config.Audiences = []string{resource}
+	if addr := strings.TrimSpace(os.Getenv("ADDR")); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return s, fmt.Errorf("ADDR %q: %v", addr, err)
+		}
+		s.Addr = addr
+	}
+	return s, nil
+}
+
+func absolute(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// Product is an item of the example catalogue.
+type Product struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Price int    `json:"price"`
+}
+
+// Products is the example catalogue.
+var Products = []Product{
+	{ID: "p1", Name: "Keyboard", Price: 4900},
+	{ID: "p2", Name: "Mouse", Price: 1900},
+}
+
+// Created is the body of a successful POST /products.
+var Created = map[string]string{"status": "created"}
+
+// WhoAmI is the body of GET /whoami.
+type WhoAmI struct {
+	Sub            string   `json:"sub"`
+	ClientID       string   `json:"client_id"`
+	M2M            bool     `json:"m2m"`
+	Scopes         []string `json:"scopes"`
+	OrganizationID string   `json:"organization_id,omitempty"`
+}
+
+// NewWhoAmI describes the caller.
+func NewWhoAmI(c *middleware.Claims) WhoAmI {
+	s := c.Scopes
+	if s == nil {
+		s = []string{}
+	}
+	return WhoAmI{Sub: c.Subject, ClientID: c.ClientID, M2M: c.IsM2M(), Scopes: s, OrganizationID: c.OrganizationID}
+}
+
+// Status is the body of /healthz and /readyz.
+type Status struct {
+	Status string `json:"status"`
+}
+
+// Run fails fast on a bad setting, then serves h on addr until SIGINT or
+// SIGTERM and shuts down gracefully. It prints "listening on http://<addr>"
+// once the port is bound (ADDR=127.0.0.1:0 picks a free port).
+func Run(name string, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ADDR %q: %v", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("%s: listening on http://%s\n", name, ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// WriteJSON writes v as the JSON body with status. Every example server
+// writes its bodies through it, so they are the same byte for byte.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Fatal prints err as one line and exits 1.
+func Fatal(name string, err error) {
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	os.Exit(1)
+}
