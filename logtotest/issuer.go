@@ -1,0 +1,228 @@
+package logtotest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Issuer is a Logto tenant for tests: it serves discovery, the JWKS and the
+// client-credentials token endpoint on 127.0.0.1, and mints tokens shaped
+// exactly like Logto's. All its methods are safe for concurrent use.
+type Issuer struct {
+	endpoint string // http://127.0.0.1:port
+	issuer   string // the iss claim and the discovery issuer
+	now      func() time.Time
+	rsa      bool
+
+	ln        net.Listener
+	srv       *http.Server
+	wg        sync.WaitGroup // the Serve goroutine and every connection
+	done      chan struct{}  // closed by Close: ends JWKS delays
+	closeOnce sync.Once
+
+	connMu  sync.Mutex
+	conns   map[net.Conn]http.ConnState
+	closing bool
+
+	fetches atomic.Int64
+
+	mu               sync.Mutex
+	current          *Key // signs tokens
+	currentPublished bool // false after RemoveKey(current)
+	next             *Key // staged, published, signs nothing yet
+	previous         *Key // signed until the last CompleteRotation
+	foreign          *Key // never published
+	resources        map[string]resource
+	apps             map[string]app
+	jwksDown         bool
+	jwksGarbage      bool
+	jwksDelay        time.Duration
+}
+
+// Option configures an [Issuer] in [New] and [Start].
+type Option func(*options)
+
+type options struct {
+	rsa    bool
+	now    func() time.Time
+	issuer *string
+}
+
+// WithRSA makes the issuer sign RS256 with RSA keys, as a tenant does after a
+// rotation to RSA in the Logto console, instead of ES384 with EC P-384 keys
+// (Logto's default). Logto's RSA keys have 4096 bits; these have 2048 so that
+// tests start fast. Rotations generate keys of the same type.
+func WithRSA() Option { return func(o *options) { o.rsa = true } }
+
+// WithClock sets the time used for iat and exp, such as a fake clock shared
+// with the verifier under test. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithIssuer sets the issuer that tokens carry in iss and that discovery
+// reports, instead of [Issuer.Endpoint] + "/oidc". It simulates a Logto
+// custom domain: a tenant reached through auth.example.com issues
+// https://auth.example.com/oidc with the same keys as its default domain.
+// The server still listens on 127.0.0.1, and [Issuer.JWKSURL] and
+// [Issuer.TokenURL] still point there. To mint for the default domain as
+// well, set [Token].Issuer to [Issuer.Endpoint] + "/oidc".
+func WithIssuer(iss string) Option { return func(o *options) { o.issuer = &iss } }
+
+// New starts an issuer on 127.0.0.1, like httptest.NewServer, and closes it
+// when the test ends (t.Cleanup). It fails the test if the issuer cannot
+// start.
+func New(t testing.TB, opts ...Option) *Issuer {
+	t.Helper()
+	i, err := Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.Close)
+	return i
+}
+
+// Start is [New] for code that is not a test, such as a demo program: it
+// starts an issuer on 127.0.0.1, and the caller must call [Issuer.Close].
+func Start(opts ...Option) (*Issuer, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.issuer != nil && *o.issuer == "" {
+		return nil, errors.New("logtotest: WithIssuer: the issuer is empty")
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	key, err := NewKey(o.rsa)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("logtotest: listening on 127.0.0.1: %w", err)
+	}
+	i := &Issuer{
+		endpoint:         "http://" + ln.Addr().String(),
+		now:              o.now,
+		rsa:              o.rsa,
+		ln:               ln,
+		done:             make(chan struct{}),
+		conns:            make(map[net.Conn]http.ConnState),
+		current:          key,
+		currentPublished: true,
+		resources:        make(map[string]resource),
+		apps:             make(map[string]app),
+	}
+	i.issuer = i.endpoint + "/oidc"
+	if o.issuer != nil {
+		i.issuer = *o.issuer
+	}
+	i.srv = &http.Server{
+		Handler:           i.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState:         i.trackConn,
+	}
+	i.wg.Add(1)
+	go func() {
+		defer i.wg.Done()
+		_ = i.srv.Serve(ln) // returns when Close closes the listener
+	}()
+	return i, nil
+}
+
+// Close stops the issuer. Requests in flight finish (a JWKS request held by
+// [Issuer.SetJWKSDelay] is answered 503 at once), idle connections are
+// closed, and Close returns when every server goroutine has ended. Calling
+// Close again does nothing.
+func (i *Issuer) Close() {
+	i.closeOnce.Do(func() {
+		close(i.done)
+		i.connMu.Lock()
+		i.closing = true
+		_ = i.ln.Close()
+		i.srv.SetKeepAlivesEnabled(false)
+		for c, st := range i.conns {
+			if st == http.StateIdle || st == http.StateNew {
+				_ = c.Close()
+			}
+		}
+		i.connMu.Unlock()
+		i.wg.Wait()
+	})
+}
+
+// trackConn counts connections so that Close can wait for them, and closes
+// those that go idle once Close has begun. A connection reaches StateNew
+// while the Serve goroutine is counted, so wg.Add never races wg.Wait at 0.
+func (i *Issuer) trackConn(c net.Conn, st http.ConnState) {
+	i.connMu.Lock()
+	defer i.connMu.Unlock()
+	switch st {
+	case http.StateNew:
+		i.wg.Add(1)
+		i.conns[c] = st
+		if i.closing {
+			_ = c.Close()
+		}
+	case http.StateActive:
+		i.conns[c] = st
+	case http.StateIdle:
+		i.conns[c] = st
+		if i.closing {
+			_ = c.Close()
+		}
+	case http.StateHijacked, http.StateClosed:
+		if _, ok := i.conns[c]; ok {
+			delete(i.conns, c)
+			i.wg.Done()
+		}
+	}
+}
+
+// Endpoint returns the Logto endpoint, http://127.0.0.1:port: what an API
+// configures as its Logto endpoint.
+func (i *Issuer) Endpoint() string { return i.endpoint }
+
+// Issuer returns the issuer that tokens carry in iss: [Issuer.Endpoint] +
+// "/oidc", or the one set by [WithIssuer].
+func (i *Issuer) Issuer() string { return i.issuer }
+
+// JWKSURL returns the URL of the JWKS, [Issuer.Endpoint] + "/oidc/jwks".
+func (i *Issuer) JWKSURL() string { return i.endpoint + "/oidc/jwks" }
+
+// TokenURL returns the URL of the token endpoint, [Issuer.Endpoint] +
+// "/oidc/token".
+func (i *Issuer) TokenURL() string { return i.endpoint + "/oidc/token" }
+
+// handler routes the endpoints. Other paths answer 404 and other methods 405
+// (with Allow), as http.ServeMux does.
+func (i *Issuer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", i.serveDiscovery)
+	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", i.serveDiscovery)
+	mux.HandleFunc("GET /oidc/jwks", i.serveJWKS)
+	mux.HandleFunc("POST /oidc/token", i.serveToken)
+	return mux
+}
+
+// writeJSON writes v as a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "logtotest: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
