@@ -146,8 +146,8 @@ type Set struct {
 	inflight *call
 	// lastRefetch is the unix-nano time of the last unknown-kid refetch.
 	lastRefetch int64
-	jwksURL  string
-	etag     string
+	jwksURL     string
+	etag        string
 
 	ctx    context.Context
 	cancel context.CancelFunc

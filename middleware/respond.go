@@ -33,7 +33,7 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.As(err, &scopeErr):
 		status, code, desc = http.StatusForbidden, "insufficient_scope", scopeErr.description()
-	case errors.Is(err, ErrOrganization):
+	case errors.Is(err, ErrOrganization), errors.Is(err, ErrInsufficientScope):
 		status, code = http.StatusForbidden, "insufficient_scope"
 	case errors.Is(err, ErrNoToken):
 		code = ""
@@ -41,11 +41,14 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 		status, code = http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, ErrKeysUnavailable):
 		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
-	case e == nil:
+	case e == nil && kindText(err) == "":
 		desc = "the token could not be verified"
 	}
 	if desc == "" && code != "" {
 		desc = kindText(err)
+	}
+	if desc == "" && code != "" {
+		desc = "invalid token"
 	}
 	desc = sanitize(desc)
 
@@ -93,12 +96,12 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 
 // kindText names the class of err, for a default description.
 func kindText(err error) string {
-	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization}, tokenKinds...) {
+	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization, ErrInsufficientScope}, tokenKinds...) {
 		if errors.Is(err, k) {
 			return strings.TrimPrefix(k.Error(), "middleware: ")
 		}
 	}
-	return "invalid token"
+	return ""
 }
 
 func (e *ScopeError) description() string {

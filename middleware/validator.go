@@ -357,7 +357,7 @@ func classify(tok *jwt.Token, err error, allowed []string) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if tok != nil {
+	if tok != nil && tok.Header != nil {
 		if alg, _ := tok.Header["alg"].(string); !slices.Contains(allowed, alg) {
 			return &Error{Kind: ErrAlgorithm, Description: "algorithm " + quote(alg) + " is not allowed", Err: err}
 		}

@@ -1,6 +1,6 @@
 module github.com/logtoguard/logtoguard/adapters/echoguard
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/labstack/echo/v4 v4.16.0

@@ -1,0 +1,129 @@
+package middleware_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/logtoguard/logtoguard/logtotest"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+func ExampleNew() {
+	logto, err := logtotest.Start() // stands in for https://your-tenant.logto.app
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer logto.Close()
+
+	v, err := middleware.New(middleware.Config{
+		Endpoint:  logto.Endpoint(),
+		Audiences: []string{"https://api.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	if err := v.WaitReady(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Ready(), v.Issuers()[0] == logto.Issuer())
+	// Output: true true
+}
+
+func ExampleValidator_Verify() {
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{"https://api.example.com"}})
+	defer v.Close()
+
+	token := logto.M2MToken("inventory-sync", "https://api.example.com", "read:products")
+	claims, err := v.Verify(context.Background(), token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.Subject, claims.IsM2M(), claims.Scopes)
+
+	_, err = v.Verify(context.Background(), logto.ExpiredToken("inventory-sync", "https://api.example.com"))
+	fmt.Println(errors.Is(err, middleware.ErrExpired), errors.Is(err, middleware.ErrInvalidToken))
+	// Output:
+	// inventory-sync true [read:products]
+	// true true
+}
+
+func ExampleBearerToken() {
+	r := httptest.NewRequest(http.MethodGet, "/products", nil)
+	r.Header.Set("Authorization", "bearer eyJhbGciOiJFUzM4NCJ9.e30.c2ln")
+	token, err := middleware.BearerToken(r)
+	fmt.Println(token, err)
+
+	r.Header.Add("Authorization", "Bearer another")
+	_, err = middleware.BearerToken(r)
+	fmt.Println(errors.Is(err, middleware.ErrInvalidRequest))
+	// Output:
+	// eyJhbGciOiJFUzM4NCJ9.e30.c2ln <nil>
+	// true
+}
+
+func ExampleAuthorize() {
+	claims := &middleware.Claims{Subject: "app-1", ClientID: "app-1", Scopes: []string{"read:products"}}
+	fmt.Println(middleware.Authorize(claims, scopes.All("read:products")))
+	err := middleware.Authorize(claims, scopes.All("read:products", "write:products"))
+	var se *middleware.ScopeError
+	fmt.Println(errors.As(err, &se), se.Missing)
+	// Output:
+	// <nil>
+	// true [write:products]
+}
+
+func ExampleWithClaims() {
+	// A handler test without a token: put claims in the context directly.
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		c, ok := middleware.ClaimsFromContext(r.Context())
+		fmt.Fprintln(w, ok, c.Subject, c.IsM2M())
+	}
+	r := httptest.NewRequest(http.MethodGet, "/whoami", nil)
+	r = r.WithContext(middleware.WithClaims(r.Context(), &middleware.Claims{Subject: "user-1", ClientID: "spa"}))
+	rec := httptest.NewRecorder()
+	handler(rec, r)
+	fmt.Print(rec.Body.String())
+	// Output: true user-1 false
+}
+
+func ExampleValidator_WriteError() {
+	v, _ := middleware.New(middleware.Config{Endpoint: "https://your-tenant.logto.app", Audiences: []string{"https://api.example.com"}})
+	defer v.Close()
+	rec := httptest.NewRecorder()
+	v.WriteError(rec, httptest.NewRequest(http.MethodGet, "/", nil), &middleware.ScopeError{Required: "write:products", Missing: []string{"write:products"}})
+	fmt.Println(rec.Code)
+	fmt.Println(rec.Header().Get("WWW-Authenticate"))
+	fmt.Print(rec.Body.String())
+	// Output:
+	// 403
+	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"
+	// {"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}
+}
+
+func ExampleClaims_Decode() {
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{"https://api.example.com"}})
+	defer v.Close()
+
+	token := logto.Mint(logtotest.Token{
+		Subject: "user-1", ClientID: "spa", Audience: "https://api.example.com",
+		Extra: map[string]any{"plan": "pro"}, // added by a Logto custom JWT script
+	})
+	claims, _ := v.Verify(context.Background(), token)
+	var custom struct {
+		Plan string `json:"plan"`
+	}
+	_ = claims.Decode(&custom)
+	fmt.Println(custom.Plan)
+	// Output: pro
+}
