@@ -1,0 +1,125 @@
+package middleware_test
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/logtoguard/logtoguard/logtotest"
+	"github.com/logtoguard/logtoguard/middleware"
+)
+
+// benchSetup returns a validator without cache, a Logto-shaped M2M token and
+// a keyfunc over the issuer's JWKS for the hand-written baselines.
+func benchSetup(b *testing.B, rsa bool, cache bool) (*middleware.Validator, string, keyfunc.Keyfunc) {
+	b.Helper()
+	var opts []logtotest.Option
+	if rsa {
+		opts = append(opts, logtotest.WithRSA())
+	}
+	iss := logtotest.New(b, opts...)
+	v := newValidator(b, iss, func(c *middleware.Config) { c.Cache.Disabled = !cache })
+	resp, err := http.Get(iss.JWKSURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	kf, err := keyfunc.NewJWKSetJSON(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v, iss.M2MToken("inventory-sync", api, "read:products", "write:products"), kf
+}
+
+func benchVerify(b *testing.B, rsa bool) {
+	v, tok, _ := benchSetup(b, rsa, false)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchSignature is the floor: the bare signature check of the same token.
+func benchSignature(b *testing.B, rsa bool) {
+	_, tok, kf := benchSetup(b, rsa, false)
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := kf.Keyfunc(parsed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := strings.LastIndexByte(tok, '.')
+	signing := tok[:i]
+	sig, _ := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	method := parsed.Method
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := method.Verify(signing, sig, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchByHand is golang-jwt's ParseWithClaims with keyfunc, as written by hand.
+func benchByHand(b *testing.B, rsa bool) {
+	_, tok, kf := benchSetup(b, rsa, false)
+	p := jwt.NewParser(jwt.WithValidMethods([]string{"ES384", "RS256"}), jwt.WithAudience(api), jwt.WithExpirationRequired())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.ParseWithClaims(tok, jwt.MapClaims{}, kf.Keyfunc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyES384(b *testing.B)    { benchVerify(b, false) }
+func BenchmarkSignatureES384(b *testing.B) { benchSignature(b, false) }
+func BenchmarkByHandES384(b *testing.B)    { benchByHand(b, false) }
+func BenchmarkVerifyRS256(b *testing.B)    { benchVerify(b, true) }
+func BenchmarkSignatureRS256(b *testing.B) { benchSignature(b, true) }
+func BenchmarkByHandRS256(b *testing.B)    { benchByHand(b, true) }
+
+// BenchmarkCacheHit is a client reusing its token.
+func BenchmarkCacheHit(b *testing.B) {
+	v, tok, _ := benchSetup(b, false, true)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCacheHitParallel shows hits scale across cores.
+func BenchmarkCacheHitParallel(b *testing.B) {
+	v, tok, _ := benchSetup(b, false, true)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
