@@ -21,7 +21,7 @@ import (
 
 // servers are the example APIs that must honour the same contract, byte for
 // byte.
-var servers = []string{"nethttp"}
+var servers = []string{"nethttp", "gin", "echo"}
 
 const api = "https://api.example.com"
 

@@ -1,0 +1,63 @@
+// Command echo is an example API protected by logtoguard with echo.
+//
+//	LOGTO_ENDPOINT=https://your-tenant.logto.app LOGTO_API_RESOURCE=https://api.example.com go run ./echo
+package main
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/logtoguard/logtoguard/adapters/echoguard"
+	"github.com/logtoguard/logtoguard/examples/internal/app"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+func main() {
+	settings, err := app.FromEnv()
+	if err != nil {
+		app.Fatal("echo", err)
+	}
+	v, err := middleware.New(settings.Config)
+	if err != nil {
+		app.Fatal("echo", err)
+	}
+	defer v.Close()
+	if err := app.Run("echo", settings.Addr, routes(v)); err != nil {
+		app.Fatal("echo", err)
+	}
+}
+
+func routes(v *middleware.Validator) http.Handler {
+	guard := echoguard.New(v)
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.GET("/healthz", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ok"})
+		return nil
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if !v.Ready() {
+			app.WriteJSON(c.Response(), http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
+			return nil
+		}
+		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ready"})
+		return nil
+	})
+	e.GET("/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.Products)
+		return nil
+	}, guard.Require(scopes.All(app.ReadProducts)))
+	e.POST("/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusCreated, app.Created)
+		return nil
+	}, guard.Require(scopes.All(app.WriteProducts)))
+	e.GET("/whoami", func(c echo.Context) error {
+		claims, _ := echoguard.Claims(c)
+		app.WriteJSON(c.Response(), http.StatusOK, app.NewWhoAmI(claims))
+		return nil
+	}, guard.Authenticate())
+	return e
+}

@@ -1,0 +1,58 @@
+// Command gin is an example API protected by logtoguard with gin.
+//
+//	LOGTO_ENDPOINT=https://your-tenant.logto.app LOGTO_API_RESOURCE=https://api.example.com go run ./gin
+package main
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/logtoguard/logtoguard/adapters/ginguard"
+	"github.com/logtoguard/logtoguard/examples/internal/app"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+func main() {
+	settings, err := app.FromEnv()
+	if err != nil {
+		app.Fatal("gin", err)
+	}
+	v, err := middleware.New(settings.Config)
+	if err != nil {
+		app.Fatal("gin", err)
+	}
+	defer v.Close()
+	if err := app.Run("gin", settings.Addr, routes(v)); err != nil {
+		app.Fatal("gin", err)
+	}
+}
+
+func routes(v *middleware.Validator) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	guard := ginguard.New(v)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET("/healthz", func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ok"})
+	})
+	r.GET("/readyz", func(c *gin.Context) {
+		if !v.Ready() {
+			app.WriteJSON(c.Writer, http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
+			return
+		}
+		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ready"})
+	})
+	r.GET("/products", guard.Require(scopes.All(app.ReadProducts)), func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusOK, app.Products)
+	})
+	r.POST("/products", guard.Require(scopes.All(app.WriteProducts)), func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusCreated, app.Created)
+	})
+	r.GET("/whoami", guard.Authenticate(), func(c *gin.Context) {
+		claims, _ := ginguard.Claims(c)
+		app.WriteJSON(c.Writer, http.StatusOK, app.NewWhoAmI(claims))
+	})
+	return r
+}
