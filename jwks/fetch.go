@@ -65,7 +65,6 @@ func (s *Set) fetch(ctx context.Context) (err error) {
 	s.mu.Lock()
 	s.etag = resp.Header.Get("ETag")
 	s.mu.Unlock()
-	s.markReady()
 	return nil
 }
 

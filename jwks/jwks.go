@@ -357,9 +357,26 @@ func (s *Set) refetch(ctx context.Context) error {
 	}
 }
 
-// Refresh fetches the set now (or joins a fetch in flight) and waits for
+// Refresh fetches the set now, after any fetch in flight, and waits for
 // it. It is not rate-limited; it is meant for operators and tests.
 func (s *Set) Refresh(ctx context.Context) error {
+	// A fetch already in flight may have read the document before the
+	// caller's change: let it end, then fetch again.
+	for {
+		s.mu.Lock()
+		c := s.inflight
+		s.mu.Unlock()
+		if c == nil {
+			break
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return ErrClosed
+		}
+	}
 	c := s.start()
 	select {
 	case <-c.done:
@@ -400,6 +417,11 @@ func (s *Set) startLocked() *call {
 		s.inflight = nil
 		c.err = err
 		s.mu.Unlock()
+		if err == nil {
+			// Ready only once the fetch is no longer in flight, so that a
+			// fetch asked for after WaitReady is a new one.
+			s.markReady()
+		}
 		close(c.done)
 	}()
 	return c
