@@ -6,6 +6,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/logtoguard/logtoguard v0.0.0
+	golang.org/x/oauth2 v0.30.0
 )
 
 require (
