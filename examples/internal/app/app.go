@@ -18,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // Scopes the example API defines in the Logto console.
@@ -164,4 +166,30 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func Fatal(name string, err error) {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 	os.Exit(1)
+}
+
+// NetHTTPRoutes are the example API's routes with net/http: the reference
+// that the gin and echo servers match byte for byte.
+func NetHTTPRoutes(v *middleware.Validator) http.Handler {
+	guard := nethttp.New(v)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, Status{Status: "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !v.Ready() {
+			WriteJSON(w, http.StatusServiceUnavailable, Status{Status: "keys not loaded"})
+			return
+		}
+		WriteJSON(w, http.StatusOK, Status{Status: "ready"})
+	})
+	mux.Handle("GET /products", guard.Require(scopes.All(ReadProducts))(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, Products) })))
+	mux.Handle("POST /products", guard.Require(scopes.All(WriteProducts))(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusCreated, Created) })))
+	mux.Handle("GET /whoami", guard.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := middleware.ClaimsFromContext(r.Context())
+		WriteJSON(w, http.StatusOK, NewWhoAmI(claims))
+	})))
+	return mux
 }
