@@ -52,15 +52,21 @@ func tamper(tok string) string {
 }
 
 // TestRealProvider runs every example server against genuine access tokens
-// from oidc-provider, signed with ES384 (Logto's default) and with RS256.
+// from oidc-provider, signed with ES384 (Logto's default) and with RS256,
+// and with two keys in the JWKS.
 func TestRealProvider(t *testing.T) {
-	keys := []struct{ name, key string }{
-		{"ES384", oidcprovider.KeyECP384},
-		{"RS256", oidcprovider.KeyRSA},
+	keys := []struct {
+		name string
+		opts oidcprovider.Options
+	}{
+		{"ES384", oidcprovider.Options{Key: oidcprovider.KeyECP384}},
+		{"RS256", oidcprovider.Options{Key: oidcprovider.KeyRSA}},
+		// Mid-rotation: the JWKS publishes the previous key too.
+		{"ES384 two keys", oidcprovider.Options{Key: oidcprovider.KeyECP384Next, ExtraKeys: []string{oidcprovider.KeyECP384}}},
 	}
 	for _, k := range keys {
 		t.Run(k.name, func(t *testing.T) {
-			srv := startProvider(t, oidcprovider.Options{Key: k.key})
+			srv := startProvider(t, k.opts)
 			read := providerToken(t, srv, "read:products")
 			write := providerToken(t, srv, "read:products write:products")
 			for _, name := range servers {
