@@ -3,6 +3,8 @@ package examples_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +105,43 @@ func TestRealProvider(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestRealProviderRestartWithNewKey: the provider restarts on the same
+// endpoint with a new signing key (and without the old one); the running
+// servers accept its tokens without a restart of their own.
+func TestRealProviderRestartWithNewKey(t *testing.T) {
+	first := startProvider(t, oidcprovider.Options{Key: oidcprovider.KeyECP384})
+	old := providerToken(t, first, "read:products")
+	var running []*server
+	for _, name := range servers {
+		s := start(t, name, "LOGTO_ENDPOINT="+first.URL, "LOGTO_API_RESOURCE="+api)
+		waitReady(t, s)
+		if r := do(t, "GET", s.URL+"/products", bearer(old)); r.Status != 200 {
+			t.Fatalf("%s before the restart: %+v", name, r)
+		}
+		running = append(running, s)
+	}
+	u, err := url.Parse(first.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second := startProvider(t, oidcprovider.Options{Key: oidcprovider.KeyECP384Next, Port: port})
+	if second.URL != first.URL {
+		t.Fatalf("restarted at %s, want %s", second.URL, first.URL)
+	}
+	fresh := providerToken(t, second, "read:products")
+	for i, s := range running {
+		if r := do(t, "GET", s.URL+"/products", bearer(fresh)); r.Status != 200 {
+			t.Fatalf("%s with the new key: %+v", servers[i], r)
+		}
+		if r := do(t, "GET", s.URL+"/products", bearer(old)); r.Status != 401 {
+			t.Fatalf("%s with the removed key: %+v", servers[i], r)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,9 @@ type Options struct {
 	ExtraKeys []string
 	// Config is the OIDC_CONFIG JSON (clients and resources); "" means DefaultConfig.
 	Config string
+	// Port to listen on; 0 picks a free one. A provider restarted on the
+	// port of a closed one keeps its endpoint and issuer.
+	Port int
 }
 
 // Server is a running oidc-provider process.
@@ -171,7 +175,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	cmd := exec.Command(node, "server.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(filteredEnv(), "PORT=0", "OIDC_KEY="+strings.Join(keys, ","), "OIDC_CONFIG="+config)
+	cmd.Env = append(filteredEnv(), "PORT="+strconv.Itoa(opts.Port), "OIDC_KEY="+strings.Join(keys, ","), "OIDC_CONFIG="+config)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("oidcprovider: %w", err)
