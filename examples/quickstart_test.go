@@ -2,10 +2,13 @@ package examples_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtoguard/logtoguard/logtotest"
 )
 
 func TestQuickstart(t *testing.T) {
@@ -45,5 +48,33 @@ func TestQuickstart(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestQuickstartAgainstTenant runs the quick start with LOGTO_ENDPOINT set,
+// as against a real tenant (here an issuer the test starts itself).
+func TestQuickstartAgainstTenant(t *testing.T) {
+	iss := logtotest.New(t)
+	iss.AddResource("https://shop.example.com", "read:products", "write:products")
+	iss.AddM2MApp("shop-sync", "shop-secret", "read:products")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t, "quickstart"))
+	cmd.Env = append(os.Environ(), "LOGTO_ENDPOINT="+iss.Endpoint(), "LOGTO_API_RESOURCE=https://shop.example.com",
+		"LOGTO_APP_ID=shop-sync", "LOGTO_APP_SECRET=shop-secret")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	for _, want := range []string{"1. Logto tenant at " + iss.Endpoint(), "4. GET /products with the token: 200", "5. POST /products without write:products: 403",
+		"6. GET /products with a tampered token", "7. key rotation: rotate the signing key in the Logto console", `"sub":"shop-sync"`, "done"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd = exec.CommandContext(ctx, binary(t, "quickstart"))
+	cmd.Env = append(os.Environ(), "LOGTO_ENDPOINT="+iss.Endpoint())
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "LOGTO_API_RESOURCE") {
+		t.Fatalf("missing LOGTO_API_RESOURCE: %v\n%s", err, out)
 	}
 }

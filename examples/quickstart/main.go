@@ -4,6 +4,9 @@
 // example API protected by logtoguard, and walks through what a client sees.
 //
 //	make demo    # or: cd examples && go run ./quickstart
+//
+// With LOGTO_ENDPOINT, LOGTO_API_RESOURCE, LOGTO_APP_ID and LOGTO_APP_SECRET
+// set, it runs the same flow against a real Logto tenant instead.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,7 +30,9 @@ import (
 	"github.com/logtoguard/logtoguard/middleware"
 )
 
-const (
+// The embedded issuer's setup; LOGTO_API_RESOURCE, LOGTO_APP_ID and
+// LOGTO_APP_SECRET replace them against a real tenant.
+var (
 	resource  = "https://api.example.com"
 	appID     = "inventory-sync"
 	appSecret = "inventory-sync-secret"
@@ -42,21 +48,39 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	// Logto: an API resource with two permissions, and an M2M app whose role
-	// grants only read:products.
-	iss, err := logtotest.Start()
-	if err != nil {
-		return err
+	// Logto: a real tenant when LOGTO_ENDPOINT is set, else an embedded
+	// issuer with an API resource of two permissions and an M2M app whose
+	// role grants only read:products.
+	var iss *logtotest.Issuer
+	endpoint := strings.TrimRight(strings.TrimSpace(os.Getenv("LOGTO_ENDPOINT")), "/")
+	if endpoint != "" {
+		for _, v := range []struct {
+			name string
+			dst  *string
+		}{{"LOGTO_API_RESOURCE", &resource}, {"LOGTO_APP_ID", &appID}, {"LOGTO_APP_SECRET", &appSecret}} {
+			if *v.dst = strings.TrimSpace(os.Getenv(v.name)); *v.dst == "" {
+				return fmt.Errorf("%s is required with LOGTO_ENDPOINT", v.name)
+			}
+		}
+		step(1, "Logto tenant at %s", endpoint)
+		fmt.Printf("   API resource %s; M2M app %s, whose role should grant %s but not %s\n", resource, appID, app.ReadProducts, app.WriteProducts)
+	} else {
+		var err error
+		iss, err = logtotest.Start()
+		if err != nil {
+			return err
+		}
+		defer iss.Close()
+		iss.AddResource(resource, app.ReadProducts, app.WriteProducts)
+		iss.AddM2MApp(appID, appSecret, app.ReadProducts)
+		endpoint = iss.Endpoint()
+		step(1, "Logto-compatible issuer at %s", endpoint)
+		fmt.Printf("   API resource %s with permissions %s, %s\n", resource, app.ReadProducts, app.WriteProducts)
+		fmt.Printf("   M2M app %s, granted %s\n", appID, app.ReadProducts)
 	}
-	defer iss.Close()
-	iss.AddResource(resource, app.ReadProducts, app.WriteProducts)
-	iss.AddM2MApp(appID, appSecret, app.ReadProducts)
-	step(1, "Logto-compatible issuer at %s", iss.Endpoint())
-	fmt.Printf("   API resource %s with permissions %s, %s\n", resource, app.ReadProducts, app.WriteProducts)
-	fmt.Printf("   M2M app %s, granted %s\n", appID, app.ReadProducts)
 
 	// The API: the net/http example, verifying tokens with logtoguard.
-	v, err := middleware.New(middleware.Config{Endpoint: iss.Endpoint(), Audiences: []string{resource}})
+	v, err := middleware.New(middleware.Config{Endpoint: endpoint, Audiences: []string{resource}})
 	if err != nil {
 		return err
 	}
@@ -81,7 +105,7 @@ func run() error {
 	cfg := clientcredentials.Config{
 		ClientID:       appID,
 		ClientSecret:   appSecret,
-		TokenURL:       iss.TokenURL(),
+		TokenURL:       endpoint + "/oidc/token",
 		Scopes:         []string{app.ReadProducts},
 		EndpointParams: url.Values{"resource": {resource}},
 	}
@@ -121,19 +145,24 @@ func run() error {
 		return fmt.Errorf("tampered token: %d, want 401", status)
 	}
 
-	old := iss.SigningKey().KID()
-	iss.RotateKeys()
-	fresh, err := cfg.Token(ctx)
-	if err != nil {
-		return fmt.Errorf("token request after rotation: %v", err)
-	}
-	status, _, _, err = call(ctx, "GET", apiURL+"/products", fresh.AccessToken)
-	if err != nil {
-		return err
-	}
-	step(7, "key rotation survived: signing key %s replaced by %s; a new token gets %d, no restart", short(old), short(iss.SigningKey().KID()), status)
-	if status != http.StatusOK {
-		return fmt.Errorf("after rotation: %d, want 200", status)
+	fresh := tok
+	if iss == nil {
+		step(7, "key rotation: rotate the signing key in the Logto console and run again; the API needs no restart")
+	} else {
+		old := iss.SigningKey().KID()
+		iss.RotateKeys()
+		fresh, err = cfg.Token(ctx)
+		if err != nil {
+			return fmt.Errorf("token request after rotation: %v", err)
+		}
+		status, _, _, err = call(ctx, "GET", apiURL+"/products", fresh.AccessToken)
+		if err != nil {
+			return err
+		}
+		step(7, "key rotation survived: signing key %s replaced by %s; a new token gets %d, no restart", short(old), short(iss.SigningKey().KID()), status)
+		if status != http.StatusOK {
+			return fmt.Errorf("after rotation: %d, want 200", status)
+		}
 	}
 
 	status, body, _, err = call(ctx, "GET", apiURL+"/whoami", fresh.AccessToken)
