@@ -34,6 +34,7 @@
 // curves, RSA under 2048 bits, without a kid) while keeping the rest. A set
 // with no usable key at all is treated as a failed fetch.
 //
-// JWKS documents are parsed by github.com/MicahParks/jwkset and keys are
-// looked up through github.com/MicahParks/keyfunc/v3.
+// JWKS documents are parsed by github.com/MicahParks/jwkset, and each key
+// is resolved through github.com/MicahParks/keyfunc/v3 once when a set is
+// loaded; requests then read an immutable map.
 package jwks

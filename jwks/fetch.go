@@ -15,6 +15,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // minRSABits is the smallest RSA key accepted (RFC 7518, section 3.3).
@@ -191,11 +192,24 @@ func (s *Set) parse(body []byte) (*snapshot, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("JWKS has no usable signing key (%d keys in the document)", len(doc.Keys))
 	}
+	// Every key is resolved once through keyfunc, as a token naming it
+	// would be, so that its checks of the JWK apply; requests then read the
+	// snapshot's map without building a header per call.
 	kf, err := keyfunc.New(keyfunc.Options{Storage: store})
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{keys: keys, kf: kf}, nil
+	for kid, k := range keys {
+		pub, err := kf.Keyfunc(&jwt.Token{Header: map[string]any{"kid": kid, "alg": k.alg}})
+		if err != nil || !samePublic(k, &Key{public: pub}) {
+			s.log.Debug("jwks: skipping a key keyfunc refuses", "kid", kid, "reason", err)
+			delete(keys, kid)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("JWKS has no usable signing key (%d keys in the document)", len(doc.Keys))
+	}
+	return &snapshot{keys: keys}, nil
 }
 
 // usable parses one JWK and says why it cannot verify Logto tokens, if so.
