@@ -292,10 +292,10 @@ func TestUnusableKeysAreSkipped(t *testing.T) {
 	ks := newKeyServer(t)
 	ks.set(func(ks *keyServer) { ks.body = string(body) })
 	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
-	if err := s.Refresh(context.Background()); err == nil {
-		// A document with non-object members fails as a whole: that is a
-		// broken document, not an unusable key.
-		t.Log("document with non-object members accepted")
+	// A document with non-object members fails as a whole: that is a
+	// broken document, not an unusable key.
+	if err := s.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "not a JSON key set") {
+		t.Fatalf("document with non-object members: %v", err)
 	}
 	body, _ = json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{noKID, enc, signOnly, weak, hsAlg, private, offCurve, good, dup}})
 	ks.set(func(ks *keyServer) { ks.body = string(body) })

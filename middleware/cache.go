@@ -132,15 +132,3 @@ func (c *cache) put(token string, e *cacheEntry, now time.Time) {
 	s.m[token] = e
 	s.mu.Unlock()
 }
-
-// len returns the number of entries, for tests.
-func (c *cache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
