@@ -9,7 +9,7 @@ import "net/http"
 // endpoint. The issuer is the configured one; the URLs are on 127.0.0.1.
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	alg := "ES384"
-	if i.rsa {
+	if i.rsaBits != 0 {
 		alg = "RS256"
 	}
 	base := i.endpoint + "/oidc"

@@ -21,7 +21,7 @@ type Issuer struct {
 	endpoint string // http://127.0.0.1:port
 	issuer   string // the iss claim and the discovery issuer
 	now      func() time.Time
-	rsa      bool
+	rsaBits  int // 0: EC P-384
 
 	ln        net.Listener
 	srv       *http.Server
@@ -52,16 +52,22 @@ type Issuer struct {
 type Option func(*options)
 
 type options struct {
-	rsa    bool
-	now    func() time.Time
-	issuer *string
+	rsaBits int // 0: EC P-384
+	now     func() time.Time
+	issuer  *string
 }
 
 // WithRSA makes the issuer sign RS256 with RSA keys, as a tenant does after a
 // rotation to RSA in the Logto console, instead of ES384 with EC P-384 keys
 // (Logto's default). Logto's RSA keys have 4096 bits; these have 2048 so that
-// tests start fast. Rotations generate keys of the same type.
-func WithRSA() Option { return func(o *options) { o.rsa = true } }
+// tests start fast (see [WithRSABits]). Rotations generate keys of the same
+// type and size.
+func WithRSA() Option { return WithRSABits(defaultRSABits) }
+
+// WithRSABits is [WithRSA] with keys of the given size, such as 4096 to
+// measure verification with keys as large as Logto's. Sizes below 2048 bits
+// make [Start] fail: verifiers refuse such keys.
+func WithRSABits(bits int) Option { return func(o *options) { o.rsaBits = bits } }
 
 // WithClock sets the time used for iat and exp, such as a fake clock shared
 // with the verifier under test. Default time.Now.
@@ -102,7 +108,10 @@ func Start(opts ...Option) (*Issuer, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	key, err := NewKey(o.rsa)
+	if o.rsaBits != 0 && o.rsaBits < defaultRSABits {
+		return nil, fmt.Errorf("logtotest: WithRSABits(%d): RSA keys need at least %d bits", o.rsaBits, defaultRSABits)
+	}
+	key, err := newKeyOfSize(o.rsaBits)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +122,7 @@ func Start(opts ...Option) (*Issuer, error) {
 	i := &Issuer{
 		endpoint:         "http://" + ln.Addr().String(),
 		now:              o.now,
-		rsa:              o.rsa,
+		rsaBits:          o.rsaBits,
 		ln:               ln,
 		done:             make(chan struct{}),
 		conns:            make(map[net.Conn]http.ConnState),

@@ -16,9 +16,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// rsaBits is the size of generated RSA keys. Logto's console generates
-// RSA-4096 keys; 2048 bits verify the same way and generate much faster.
-const rsaBits = 2048
+// defaultRSABits is the size of generated RSA keys. Logto's console
+// generates RSA-4096 keys; 2048 bits verify the same way and generate much
+// faster.
+const defaultRSABits = 2048
 
 // Key is a signing key with its kid, as Logto keeps them: an EC P-384 key
 // that signs ES384 (Logto's default) or an RSA key that signs RS256. The kid
@@ -39,7 +40,16 @@ type Key struct {
 // smaller size keeps tests fast and verifies the same way).
 func NewKey(rsa bool) (*Key, error) {
 	if rsa {
-		return newRSAKey()
+		return newKeyOfSize(defaultRSABits)
+	}
+	return newKeyOfSize(0)
+}
+
+// newKeyOfSize generates an RSA key of rsaBits bits, or an EC P-384 key when
+// rsaBits is 0.
+func newKeyOfSize(rsaBits int) (*Key, error) {
+	if rsaBits != 0 {
+		return newRSAKey(rsaBits)
 	}
 	return newECKey()
 }
@@ -52,8 +62,8 @@ func newECKey() (*Key, error) {
 	return newKey(priv, &priv.PublicKey, jwt.SigningMethodES384, jwkset.AlgES384)
 }
 
-func newRSAKey() (*Key, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, rsaBits)
+func newRSAKey(bits int) (*Key, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		return nil, fmt.Errorf("logtotest: generating an RSA key: %w", err)
 	}
@@ -112,8 +122,8 @@ func thumbprint(jwk jwkset.JWKMarshal) (string, error) {
 
 // mustNewKey generates a key for rotation, where a failure (which crypto/rand
 // does not produce) cannot be returned.
-func mustNewKey(rsa bool) *Key {
-	k, err := NewKey(rsa)
+func mustNewKey(rsaBits int) *Key {
+	k, err := newKeyOfSize(rsaBits)
 	if err != nil {
 		panic(err)
 	}
@@ -133,7 +143,7 @@ func (i *Issuer) SigningKey() *Key {
 // [Issuer.StageRotation], are dropped from the JWKS at once, so tokens they
 // signed stop verifying once a verifier refreshes its keys.
 func (i *Issuer) RotateKeys() {
-	k := mustNewKey(i.rsa)
+	k := mustNewKey(i.rsaBits)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.current, i.currentPublished = k, true
@@ -144,7 +154,7 @@ func (i *Issuer) RotateKeys() {
 // is published in the JWKS but signs nothing yet. [Issuer.CompleteRotation]
 // starts signing with it. Staging again replaces the staged key.
 func (i *Issuer) StageRotation() {
-	k := mustNewKey(i.rsa)
+	k := mustNewKey(i.rsaBits)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.next = k
@@ -161,14 +171,14 @@ func (i *Issuer) CompleteRotation() {
 	i.mu.Unlock()
 	var fresh *Key
 	if !staged {
-		fresh = mustNewKey(i.rsa) // outside the lock: RSA takes a while
+		fresh = mustNewKey(i.rsaBits) // outside the lock: RSA takes a while
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	next := i.next
 	if next == nil {
 		if fresh == nil { // unstaged meanwhile by a concurrent call
-			fresh = mustNewKey(i.rsa)
+			fresh = mustNewKey(i.rsaBits)
 		}
 		next = fresh
 	}
@@ -234,7 +244,7 @@ func (i *Issuer) foreignKey() *Key {
 	if k != nil {
 		return k
 	}
-	k = mustNewKey(i.rsa)
+	k = mustNewKey(i.rsaBits)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.foreign == nil {

@@ -947,6 +947,36 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
+func TestRSABits(t *testing.T) {
+	modulusBytes := func(i *Issuer) int {
+		t.Helper()
+		_, body := fetch(t, http.MethodGet, i.JWKSURL(), nil)
+		var doc struct{ Keys []struct{ N string } }
+		if err := json.Unmarshal(body, &doc); err != nil || len(doc.Keys) == 0 {
+			t.Fatalf("JWKS %s: %v", body, err)
+		}
+		n, err := base64.RawURLEncoding.DecodeString(doc.Keys[len(doc.Keys)-1].N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(n)
+	}
+	i := New(t, WithRSABits(3072))
+	if got := modulusBytes(i); got != 3072/8 {
+		t.Errorf("modulus: got %d bytes, want %d", got, 3072/8)
+	}
+	i.RotateKeys()
+	if got := modulusBytes(i); got != 3072/8 {
+		t.Errorf("modulus after rotation: got %d bytes, want %d", got, 3072/8)
+	}
+	if got := modulusBytes(New(t, WithRSA())); got != 2048/8 {
+		t.Errorf("WithRSA modulus: got %d bytes, want %d", got, 2048/8)
+	}
+	if _, err := Start(WithRSABits(1024)); err == nil || !strings.Contains(err.Error(), "2048") {
+		t.Errorf("WithRSABits(1024): got %v, want an error naming the 2048-bit minimum", err)
+	}
+}
+
 func TestMintPanicsOnUnencodableClaims(t *testing.T) {
 	i := New(t)
 	defer func() {
