@@ -15,13 +15,14 @@ import (
 	"github.com/logtoguard/logtoguard/middleware"
 )
 
-// benchSetup returns a validator without cache, a Logto-shaped M2M token and
-// a keyfunc over the issuer's JWKS for the hand-written baselines.
-func benchSetup(b *testing.B, rsa bool, cache bool) (*middleware.Validator, string, keyfunc.Keyfunc) {
+// benchSetup returns a validator, a Logto-shaped M2M token and a keyfunc
+// over the issuer's JWKS for the hand-written baselines. The issuer signs
+// ES384 when rsaBits is 0, else RS256 with a key of rsaBits bits.
+func benchSetup(b *testing.B, rsaBits int, cache bool) (*middleware.Validator, string, keyfunc.Keyfunc) {
 	b.Helper()
 	var opts []logtotest.Option
-	if rsa {
-		opts = append(opts, logtotest.WithRSA())
+	if rsaBits != 0 {
+		opts = append(opts, logtotest.WithRSABits(rsaBits))
 	}
 	iss := logtotest.New(b, opts...)
 	v := newValidator(b, iss, func(c *middleware.Config) { c.Cache.Disabled = !cache })
@@ -38,8 +39,8 @@ func benchSetup(b *testing.B, rsa bool, cache bool) (*middleware.Validator, stri
 	return v, iss.M2MToken("inventory-sync", api, "read:products", "write:products"), kf
 }
 
-func benchVerify(b *testing.B, rsa bool) {
-	v, tok, _ := benchSetup(b, rsa, false)
+func benchVerify(b *testing.B, rsaBits int) {
+	v, tok, _ := benchSetup(b, rsaBits, false)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -50,8 +51,8 @@ func benchVerify(b *testing.B, rsa bool) {
 }
 
 // benchSignature is the floor: the bare signature check of the same token.
-func benchSignature(b *testing.B, rsa bool) {
-	_, tok, kf := benchSetup(b, rsa, false)
+func benchSignature(b *testing.B, rsaBits int) {
+	_, tok, kf := benchSetup(b, rsaBits, false)
 	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
 	if err != nil {
 		b.Fatal(err)
@@ -73,8 +74,8 @@ func benchSignature(b *testing.B, rsa bool) {
 }
 
 // benchByHand is golang-jwt's ParseWithClaims with keyfunc, as written by hand.
-func benchByHand(b *testing.B, rsa bool) {
-	_, tok, kf := benchSetup(b, rsa, false)
+func benchByHand(b *testing.B, rsaBits int) {
+	_, tok, kf := benchSetup(b, rsaBits, false)
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"ES384", "RS256"}), jwt.WithAudience(api), jwt.WithExpirationRequired())
 	b.ReportAllocs()
 	for b.Loop() {
@@ -84,16 +85,22 @@ func benchByHand(b *testing.B, rsa bool) {
 	}
 }
 
-func BenchmarkVerifyES384(b *testing.B)    { benchVerify(b, false) }
-func BenchmarkSignatureES384(b *testing.B) { benchSignature(b, false) }
-func BenchmarkByHandES384(b *testing.B)    { benchByHand(b, false) }
-func BenchmarkVerifyRS256(b *testing.B)    { benchVerify(b, true) }
-func BenchmarkSignatureRS256(b *testing.B) { benchSignature(b, true) }
-func BenchmarkByHandRS256(b *testing.B)    { benchByHand(b, true) }
+func BenchmarkVerifyES384(b *testing.B)    { benchVerify(b, 0) }
+func BenchmarkSignatureES384(b *testing.B) { benchSignature(b, 0) }
+func BenchmarkByHandES384(b *testing.B)    { benchByHand(b, 0) }
+
+// RS256 with the 2048-bit keys of logtotest's WithRSA, and with the 4096-bit
+// keys that the Logto console generates.
+func BenchmarkVerifyRS256(b *testing.B)         { benchVerify(b, 2048) }
+func BenchmarkSignatureRS256(b *testing.B)      { benchSignature(b, 2048) }
+func BenchmarkByHandRS256(b *testing.B)         { benchByHand(b, 2048) }
+func BenchmarkVerifyRS256_4096(b *testing.B)    { benchVerify(b, 4096) }
+func BenchmarkSignatureRS256_4096(b *testing.B) { benchSignature(b, 4096) }
+func BenchmarkByHandRS256_4096(b *testing.B)    { benchByHand(b, 4096) }
 
 // BenchmarkCacheHit is a client reusing its token.
 func BenchmarkCacheHit(b *testing.B) {
-	v, tok, _ := benchSetup(b, false, true)
+	v, tok, _ := benchSetup(b, 0, true)
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, tok); err != nil {
 		b.Fatal(err)
@@ -108,7 +115,7 @@ func BenchmarkCacheHit(b *testing.B) {
 
 // BenchmarkCacheHitParallel shows hits scale across cores.
 func BenchmarkCacheHitParallel(b *testing.B) {
-	v, tok, _ := benchSetup(b, false, true)
+	v, tok, _ := benchSetup(b, 0, true)
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, tok); err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -43,10 +44,9 @@ func New(cfg Config) (*Validator, error) {
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(cfg.Algorithms),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(cfg.Now),
+		// exp, iat and nbf are checked by checkLifetime, on claims decoded
+		// without an allocation per date.
+		jwt.WithoutClaimsValidation(),
 		jwt.WithStrictDecoding(),
 	)
 	tenants := append([]Tenant{{Endpoint: cfg.Endpoint, Issuers: cfg.Issuers, JWKSURL: cfg.JWKSURL}}, cfg.Tenants...)
@@ -166,7 +166,7 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 			return c, nil
 		}
 	}
-	c, set, key, err := v.verify(ctx, token)
+	c, set, key, err := v.verify(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
@@ -216,24 +216,28 @@ func (v *Validator) precheck(token string) error {
 // tokenClaims is what the payload is decoded into; a claim of the wrong JSON
 // type fails decoding.
 type tokenClaims struct {
-	Issuer         string           `json:"iss"`
-	Subject        string           `json:"sub"`
-	Audience       jwt.ClaimStrings `json:"aud"`
-	ExpiresAt      *jwt.NumericDate `json:"exp"`
-	IssuedAt       *jwt.NumericDate `json:"iat"`
-	NotBefore      *jwt.NumericDate `json:"nbf"`
-	ID             string           `json:"jti"`
-	Scope          string           `json:"scope"`
-	ClientID       string           `json:"client_id"`
-	OrganizationID string           `json:"organization_id"`
+	Issuer         string      `json:"iss"`
+	Subject        string      `json:"sub"`
+	Audience       audience    `json:"aud"`
+	ExpiresAt      numericDate `json:"exp"`
+	IssuedAt       numericDate `json:"iat"`
+	NotBefore      numericDate `json:"nbf"`
+	ID             string      `json:"jti"`
+	Scope          string      `json:"scope"`
+	ClientID       string      `json:"client_id"`
+	OrganizationID string      `json:"organization_id"`
 }
 
-func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
-func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
-func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+// tokenClaims implements jwt.Claims; the parser's own claim validation is
+// off (see checkLifetime).
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.jwt(), nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.jwt(), nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.jwt(), nil }
 func (c *tokenClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *tokenClaims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings(c.Audience), nil
+}
 
 // isAccessTokenType reports whether typ is at+jwt or application/at+jwt,
 // case-insensitively (RFC 9068, section 2.1).
@@ -241,7 +245,7 @@ func isAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }
 
-func (v *Validator) verify(ctx context.Context, token string) (*Claims, *jwks.Set, *jwks.Key, error) {
+func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*Claims, *jwks.Set, *jwks.Key, error) {
 	var (
 		tc   tokenClaims
 		set  *jwks.Set
@@ -270,8 +274,12 @@ func (v *Validator) verify(ctx context.Context, token string) (*Claims, *jwks.Se
 		}
 		return nil, kerr
 	})
-	if err == nil && tc.Subject == "" {
-		err = newError(ErrMalformed, "the sub claim is missing")
+	if err == nil {
+		if kerr = checkLifetime(&tc, now, v.cfg.Leeway); kerr != nil {
+			err = kerr
+		} else if tc.Subject == "" {
+			err = newError(ErrMalformed, "the sub claim is missing")
+		}
 	}
 	if err != nil {
 		e := kerr
@@ -288,13 +296,11 @@ func (v *Validator) verify(ctx context.Context, token string) (*Claims, *jwks.Se
 		ClientID:       tc.ClientID,
 		Scopes:         scopes.Parse(tc.Scope),
 		OrganizationID: tc.OrganizationID,
-		ExpiresAt:      tc.ExpiresAt.Time,
+		ExpiresAt:      tc.ExpiresAt.time(),
+		IssuedAt:       tc.IssuedAt.time(),
 		JWTID:          tc.ID,
 		KeyID:          kid,
 		payload:        token[strings.IndexByte(token, '.')+1 : strings.LastIndexByte(token, '.')],
-	}
-	if tc.IssuedAt != nil {
-		c.IssuedAt = tc.IssuedAt.Time
 	}
 	return c, set, key, nil
 }
@@ -363,14 +369,6 @@ func classify(tok *jwt.Token, err error, allowed []string) *Error {
 		}
 	}
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return &Error{Kind: ErrExpired, Description: "the token has expired", Err: err}
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return &Error{Kind: ErrNotYetValid, Description: "the token's iat is in the future: check the clocks", Err: err}
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return &Error{Kind: ErrNotYetValid, Description: "the token is not valid yet (nbf)", Err: err}
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return &Error{Kind: ErrMalformed, Description: "the exp claim is missing", Err: err}
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return &Error{Kind: ErrSignature, Description: "the token's signature is invalid", Err: err}
 	case errors.Is(err, jwt.ErrTokenUnverifiable):

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,6 +229,15 @@ func TestVerifyRejects(t *testing.T) {
 		{"nbf in the future", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"nbf": now.Add(time.Minute).Unix()} }), middleware.ErrNotYetValid, "nbf"},
 		{"no exp", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": nil} }), middleware.ErrMalformed, "exp"},
 		{"exp a string", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": "tomorrow"} }), middleware.ErrMalformed, ""},
+		{"exp a bool", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": true} }), middleware.ErrMalformed, ""},
+		{"exp an array", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": []int64{now.Add(time.Hour).Unix()}} }), middleware.ErrMalformed, ""},
+		{"exp out of float range", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": json.RawMessage("1e309")} }), middleware.ErrMalformed, ""},
+		{"exp after year 9999", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"exp": json.RawMessage("1e15")} }), middleware.ErrMalformed, ""},
+		{"iat a string", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"iat": "now"} }), middleware.ErrMalformed, ""},
+		{"nbf an object", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"nbf": map[string]any{}} }), middleware.ErrMalformed, ""},
+		{"aud a number", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"aud": 1} }), middleware.ErrMalformed, ""},
+		{"aud with a number", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"aud": []any{api, 1}} }), middleware.ErrMalformed, ""},
+		{"aud empty array", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"aud": []string{}} }), middleware.ErrAudience, "no audience"},
 		{"no sub", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"sub": nil} }), middleware.ErrMalformed, "sub"},
 		{"sub a number", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"sub": 1} }), middleware.ErrMalformed, ""},
 		{"scope an array", m2m(func(s *logtotest.Token) { s.Extra = map[string]any{"scope": []string{"read:products"}} }), middleware.ErrMalformed, ""},
@@ -301,6 +311,34 @@ func TestVerifyLeeway(t *testing.T) {
 	v3 := newValidator(t, iss2, func(c *middleware.Config) { c.Now = clk2.Now; c.Leeway = -1 })
 	if _, err := v3.Verify(context.Background(), iss2.M2MToken("app-1", api)); !errors.Is(err, middleware.ErrNotYetValid) {
 		t.Fatalf("iat 10s ahead without leeway: %v", err)
+	}
+}
+
+// TestVerifyNumericDates: NumericDates may carry a fraction (RFC 7519,
+// section 2), which is dropped; the lifetime is checked on whole seconds.
+func TestVerifyNumericDates(t *testing.T) {
+	clk := newClock()
+	iss := logtotest.New(t, logtotest.WithClock(clk.Now))
+	v := newValidator(t, iss, func(c *middleware.Config) { c.Now = clk.Now; c.Cache.Disabled = true; c.Leeway = -1 })
+	exp := clk.Now().Add(time.Hour).Unix()
+	tok := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Extra: map[string]any{
+		"exp": json.RawMessage(fmt.Sprintf("%d.75", exp)),
+		"iat": json.RawMessage(fmt.Sprintf("%d.5", clk.Now().Unix())),
+	}})
+	c, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExpiresAt.Unix() != exp || c.IssuedAt.Unix() != clk.Now().Unix() {
+		t.Errorf("ExpiresAt %v IssuedAt %v, want %d and %d", c.ExpiresAt, c.IssuedAt, exp, clk.Now().Unix())
+	}
+	clk.Add(time.Hour - time.Second)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("one second before exp: %v", err)
+	}
+	clk.Add(time.Second)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, middleware.ErrExpired) {
+		t.Errorf("at exp: %v, want ErrExpired", err)
 	}
 }
 

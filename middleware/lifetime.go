@@ -1,0 +1,99 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxNumericDate bounds exp, iat and nbf to the years 0000 to 9999, where
+// every value converts to a time.Time without overflow.
+const maxNumericDate = 253402300799
+
+var errNumericDate = errors.New("a NumericDate claim is not a number of seconds between the years 0 and 9999")
+
+// numericDate is a NumericDate claim (RFC 7519, section 2): a JSON number of
+// seconds since the epoch. Fractions are dropped, as golang-jwt does by
+// default. It decodes without allocating.
+type numericDate struct {
+	sec int64
+	set bool // false when the claim is absent or null
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	// The bytes are one JSON value, already checked by encoding/json:
+	// anything but a number (a string, a bool, an object) fails here.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || f > maxNumericDate || f < -maxNumericDate {
+		return errNumericDate
+	}
+	d.sec, d.set = int64(math.Floor(f)), true
+	return nil
+}
+
+func (d numericDate) time() time.Time {
+	if !d.set {
+		return time.Time{}
+	}
+	return time.Unix(d.sec, 0)
+}
+
+// jwt returns d for golang-jwt's Claims interface, or nil when absent.
+func (d numericDate) jwt() *jwt.NumericDate {
+	if !d.set {
+		return nil
+	}
+	return jwt.NewNumericDate(d.time())
+}
+
+// audience is the aud claim: a string or an array of strings (RFC 7519,
+// section 4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*a = nil
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	default:
+		var ss []string
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return err
+		}
+		*a = ss
+		return nil
+	}
+}
+
+// checkLifetime checks exp (required), iat and nbf against now with the
+// leeway, with the semantics of golang-jwt's validator: a token is expired
+// from exp+leeway on, and is not valid yet before iat-leeway or nbf-leeway.
+func checkLifetime(tc *tokenClaims, now time.Time, leeway time.Duration) *Error {
+	if !tc.ExpiresAt.set {
+		return newError(ErrMalformed, "the exp claim is missing")
+	}
+	if !now.Before(tc.ExpiresAt.time().Add(leeway)) {
+		return newError(ErrExpired, "the token has expired")
+	}
+	if tc.IssuedAt.set && now.Before(tc.IssuedAt.time().Add(-leeway)) {
+		return newError(ErrNotYetValid, "the token's iat is in the future: check the clocks")
+	}
+	if tc.NotBefore.set && now.Before(tc.NotBefore.time().Add(-leeway)) {
+		return newError(ErrNotYetValid, "the token is not valid yet (nbf)")
+	}
+	return nil
+}
