@@ -48,6 +48,10 @@ var (
 	// addresses (403 insufficient_scope).
 	ErrOrganization = errors.New("middleware: organization mismatch")
 
+	// ErrClient: the caller may not use the route: it is not a
+	// machine-to-machine app, or not one of the App IDs the route allows
+	// (403 insufficient_scope).
+	ErrClient = errors.New("middleware: client not allowed")
 	// ErrKeysUnavailable means the issuer's keys were never loaded (Logto
 	// unreachable since start): 503 with Retry-After.
 	ErrKeysUnavailable = errors.New("middleware: signing keys unavailable")

@@ -127,3 +127,61 @@ func ExampleClaims_Decode() {
 	fmt.Println(custom.Plan)
 	// Output: pro
 }
+
+func ExampleAuthorizeOrganization() {
+	// A token of an organization-level API resource carries organization_id;
+	// a route for one organization compares it with the organization named
+	// in the request.
+	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa", OrganizationID: "org-a"}
+	fmt.Println(middleware.AuthorizeOrganization(claims, "org-a"))
+	err := middleware.AuthorizeOrganization(claims, "org-b")
+	fmt.Println(errors.Is(err, middleware.ErrOrganization))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleAuthorizeM2M() {
+	inventory := &middleware.Claims{Subject: "inventory-sync", ClientID: "inventory-sync"}
+	user := &middleware.Claims{Subject: "user-1", ClientID: "spa"}
+	fmt.Println(middleware.AuthorizeM2M(inventory, "inventory-sync", "billing"))
+	fmt.Println(middleware.AuthorizeM2M(user))
+	fmt.Println(middleware.AuthorizeUser(user))
+	// Output:
+	// <nil>
+	// middleware: client not allowed: this route accepts machine-to-machine apps only
+	// <nil>
+}
+
+func ExampleReason() {
+	// Count rejections by reason, with a label of bounded cardinality.
+	rejected := map[string]int{}
+	hooks := middleware.Hooks{Rejected: func(err error) { rejected[middleware.Reason(err)]++ }}
+
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{"https://api.example.com"}, Hooks: hooks})
+	defer v.Close()
+	_, _ = v.Verify(context.Background(), logto.ExpiredToken("app-1", "https://api.example.com"))
+	_, _ = v.Verify(context.Background(), logto.OpaqueToken())
+	fmt.Println(rejected)
+	// Output: map[expired:1 opaque_token:1]
+}
+
+func ExampleResourceMetadataHandler() {
+	v, _ := middleware.New(middleware.Config{
+		Endpoint:  "https://your-tenant.logto.app",
+		Audiences: []string{"https://api.example.com"},
+		// 401 challenges point clients to the metadata.
+		ResourceMetadataURL: "https://api.example.com/.well-known/oauth-protected-resource",
+	})
+	defer v.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET "+middleware.ResourceMetadataPath, middleware.ResourceMetadataHandler(v.ResourceMetadata("read:products", "write:products")))
+
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, middleware.ResourceMetadataPath, nil))
+	fmt.Print(rec.Body.String())
+	// Output: {"resource":"https://api.example.com","authorization_servers":["https://your-tenant.logto.app/oidc"],"scopes_supported":["read:products","write:products"],"bearer_methods_supported":["header"]}
+}

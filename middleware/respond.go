@@ -16,7 +16,8 @@ const retryAfterSeconds = "5"
 //	no token                      401, WWW-Authenticate: Bearer realm="..."
 //	malformed request             400, error="invalid_request"
 //	any token failure             401, error="invalid_token", error_description="..."
-//	missing scope / organization  403, error="insufficient_scope", scope="<required>"
+//	missing scope                 403, error="insufficient_scope", scope="<required>"
+//	wrong organization or client  403, error="insufficient_scope"
 //	keys never loaded             503, Retry-After, no challenge
 //
 // with a JSON body {"error": "...", "error_description": "..."}. An error
@@ -33,7 +34,7 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.As(err, &scopeErr):
 		status, code, desc = http.StatusForbidden, "insufficient_scope", scopeErr.description()
-	case errors.Is(err, ErrOrganization), errors.Is(err, ErrInsufficientScope):
+	case errors.Is(err, ErrOrganization), errors.Is(err, ErrClient), errors.Is(err, ErrInsufficientScope):
 		status, code = http.StatusForbidden, "insufficient_scope"
 	case errors.Is(err, ErrNoToken):
 		code = ""
@@ -96,7 +97,7 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 
 // kindText names the class of err, for a default description.
 func kindText(err error) string {
-	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization, ErrInsufficientScope}, tokenKinds...) {
+	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization, ErrClient, ErrInsufficientScope}, tokenKinds...) {
 		if errors.Is(err, k) {
 			return strings.TrimPrefix(k.Error(), "middleware: ")
 		}

@@ -326,6 +326,9 @@ func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
 	}
 	if v.trust[tc.Issuer] == nil {
 		e := newError(ErrIssuer, "the token's issuer "+quote(tc.Issuer)+" is not trusted by this API")
+		if strings.HasSuffix(tc.Issuer, "/oidc") {
+			e.Description += ": if it is your Logto tenant on a custom domain, add it to the trusted issuers"
+		}
 		e.Detail = "trusted issuers: " + strings.Join(v.Issuers(), ", ")
 		return e
 	}
