@@ -80,3 +80,40 @@ func (g *Guard) Require(req scopes.Requirement) func(http.Handler) http.Handler 
 		return g.Authenticate(g.RequireScopes(req)(next))
 	}
 }
+
+// RequireOrganization lets a request through only when its token speaks for
+// the organization that org returns for the request, such as [PathValue]
+// ("org") for a route "/orgs/{org}/...": an organization token, or an
+// organization-level API resource token with that organization_id (see
+// middleware.AuthorizeOrganization). Otherwise it answers 403. Like
+// RequireScopes, it runs after Authenticate.
+func (g *Guard) RequireOrganization(org func(*http.Request) string) func(http.Handler) http.Handler {
+	return g.RequireFunc(func(c *middleware.Claims, r *http.Request) error {
+		return middleware.AuthorizeOrganization(c, org(r))
+	})
+}
+
+// PathValue returns a function that reads the named wildcard of the
+// request's path (http.Request.PathValue), for RequireOrganization.
+func PathValue(name string) func(*http.Request) string {
+	return func(r *http.Request) string { return r.PathValue(name) }
+}
+
+// RequireM2M lets a request through only when its token was issued to a
+// machine-to-machine app and, when appIDs are given, to one of them (see
+// middleware.AuthorizeM2M). Otherwise it answers 403. It runs after
+// Authenticate.
+func (g *Guard) RequireM2M(appIDs ...string) func(http.Handler) http.Handler {
+	return g.RequireFunc(func(c *middleware.Claims, _ *http.Request) error {
+		return middleware.AuthorizeM2M(c, appIDs...)
+	})
+}
+
+// RequireUser lets a request through only when its token was issued on
+// behalf of a user, not to a machine-to-machine app. Otherwise it answers
+// 403. It runs after Authenticate.
+func (g *Guard) RequireUser() func(http.Handler) http.Handler {
+	return g.RequireFunc(func(c *middleware.Claims, _ *http.Request) error {
+		return middleware.AuthorizeUser(c)
+	})
+}

@@ -124,3 +124,62 @@ func ExampleGuard_Require() {
 	// 200 hello inventory-sync
 	// 403 {"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}
 }
+
+func ExampleGuard_RequireOrganization() {
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{api}})
+	defer v.Close()
+
+	// Members of an organization, for tokens of an organization-level API
+	// resource (organization_id) issued for that organization.
+	guard := nethttp.New(v)
+	mux := http.NewServeMux()
+	mux.Handle("GET /orgs/{org}/members", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "members of", r.PathValue("org"))
+		}))))
+
+	token := logto.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: api, OrganizationID: "org-a"})
+	for _, org := range []string{"org-a", "org-b"} {
+		r := httptest.NewRequest("GET", "/orgs/"+org+"/members", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	// Output:
+	// 200 members of org-a
+	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'org-b'"}
+}
+
+func ExampleGuard_RequireM2M() {
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{api}})
+	defer v.Close()
+
+	// Only the inventory-sync app may call the sync endpoint.
+	guard := nethttp.New(v)
+	mux := http.NewServeMux()
+	mux.Handle("POST /sync", guard.Authenticate(guard.RequireM2M("inventory-sync")(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := middleware.ClaimsFromContext(r.Context())
+			appID, _ := claims.AppID()
+			fmt.Fprintln(w, "sync by", appID)
+		}))))
+
+	for _, token := range []string{
+		logto.M2MToken("inventory-sync", api),
+		logto.UserToken("user-1", "spa", api),
+	} {
+		r := httptest.NewRequest("POST", "/sync", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	// Output:
+	// 200 sync by inventory-sync
+	// 403 {"error":"insufficient_scope","error_description":"this route accepts machine-to-machine apps only"}
+}
