@@ -181,3 +181,45 @@ func ExampleClaims() {
 	get(e, "/whoami", logto.M2MToken("inventory-sync", "https://api.example.com", "read:products"))
 	// Output: 200 app=inventory-sync true scopes=[read:products] same=true
 }
+
+func ExampleGuard_RequireOrganization() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard := echoguard.New(v)
+	e := echo.New()
+	e.GET("/orgs/:org/members", func(c echo.Context) error {
+		return c.String(http.StatusOK, "members of "+c.Param("org"))
+	}, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")))
+
+	// An organization-level API resource token for acme.
+	token := logto.Mint(logtotest.Token{
+		Subject: "user-1", ClientID: "spa", Audience: "https://api.example.com", OrganizationID: "acme",
+	})
+	get(e, "/orgs/acme/members", token)
+	get(e, "/orgs/globex/members", token)
+	// Output:
+	// 200 members of acme
+	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}
+}
+
+func ExampleGuard_RequireM2M() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard := echoguard.New(v)
+	e := echo.New()
+	e.GET("/sync", func(c echo.Context) error {
+		claims, _ := echoguard.Claims(c)
+		appID, _ := claims.AppID()
+		return c.String(http.StatusOK, "sync by "+appID)
+	}, guard.Authenticate(), guard.RequireM2M("inventory-sync"))
+
+	get(e, "/sync", logto.M2MToken("inventory-sync", "https://api.example.com"))
+	get(e, "/sync", logto.M2MToken("billing", "https://api.example.com"))
+	// Output:
+	// 200 sync by inventory-sync
+	// 403 {"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}
+}

@@ -181,3 +181,45 @@ func ExampleClaims() {
 	get(r, "/whoami", logto.M2MToken("inventory-sync", "https://api.example.com", "read:products"))
 	// Output: 200 app=inventory-sync true scopes=[read:products] same=true
 }
+
+func ExampleGuard_RequireOrganization() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard := ginguard.New(v)
+	r := gin.New()
+	r.GET("/orgs/:org/members", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), func(c *gin.Context) {
+		c.String(http.StatusOK, "members of %s", c.Param("org"))
+	})
+
+	// An organization-level API resource token for acme.
+	token := logto.Mint(logtotest.Token{
+		Subject: "user-1", ClientID: "spa", Audience: "https://api.example.com", OrganizationID: "acme",
+	})
+	get(r, "/orgs/acme/members", token)
+	get(r, "/orgs/globex/members", token)
+	// Output:
+	// 200 members of acme
+	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}
+}
+
+func ExampleGuard_RequireM2M() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard := ginguard.New(v)
+	r := gin.New()
+	r.GET("/sync", guard.Authenticate(), guard.RequireM2M("inventory-sync"), func(c *gin.Context) {
+		claims, _ := ginguard.Claims(c)
+		appID, _ := claims.AppID()
+		c.String(http.StatusOK, "sync by %s", appID)
+	})
+
+	get(r, "/sync", logto.M2MToken("inventory-sync", "https://api.example.com"))
+	get(r, "/sync", logto.M2MToken("billing", "https://api.example.com"))
+	// Output:
+	// 200 sync by inventory-sync
+	// 403 {"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}
+}

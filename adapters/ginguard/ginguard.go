@@ -103,3 +103,38 @@ func (g *Guard) fail(c *gin.Context, err error) {
 	g.v.WriteError(c.Writer, c.Request, err)
 	c.Abort()
 }
+
+// RequireOrganization answers 403 unless the token speaks for the
+// organization that org returns for the request, such as [Param]("org") for
+// a route "/orgs/:org/...": an organization token, or an organization-level
+// API resource token with that organization_id (see
+// middleware.AuthorizeOrganization). Like RequireScopes, it runs after
+// Authenticate.
+func (g *Guard) RequireOrganization(org func(*gin.Context) string) gin.HandlerFunc {
+	return g.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
+		return middleware.AuthorizeOrganization(claims, org(c))
+	})
+}
+
+// Param returns a function that reads the named path parameter, for
+// RequireOrganization.
+func Param(name string) func(*gin.Context) string {
+	return func(c *gin.Context) string { return c.Param(name) }
+}
+
+// RequireM2M answers 403 unless the token was issued to a
+// machine-to-machine app and, when appIDs are given, to one of them (see
+// middleware.AuthorizeM2M). It runs after Authenticate.
+func (g *Guard) RequireM2M(appIDs ...string) gin.HandlerFunc {
+	return g.RequireFunc(func(claims *middleware.Claims, _ *gin.Context) error {
+		return middleware.AuthorizeM2M(claims, appIDs...)
+	})
+}
+
+// RequireUser answers 403 unless the token was issued on behalf of a user,
+// not to a machine-to-machine app. It runs after Authenticate.
+func (g *Guard) RequireUser() gin.HandlerFunc {
+	return g.RequireFunc(func(claims *middleware.Claims, _ *gin.Context) error {
+		return middleware.AuthorizeUser(claims)
+	})
+}

@@ -84,6 +84,9 @@ func ginEngine(v *middleware.Validator) *gin.Engine {
 	r.GET("/orgs/:org", guard.Authenticate(), guard.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
 		return sameOrg(claims, c.Param("org"))
 	}), who)
+	r.GET("/members/:org", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), who)
+	r.GET("/sync", guard.Authenticate(), guard.RequireM2M("inventory-sync"), who)
+	r.GET("/me", guard.Authenticate(), guard.RequireUser(), who)
 	return r
 }
 
@@ -106,6 +109,9 @@ func netHTTPMux(v *middleware.Validator) *http.ServeMux {
 	mux.Handle("GET /orgs/{org}", guard.Authenticate(guard.RequireFunc(func(claims *middleware.Claims, r *http.Request) error {
 		return sameOrg(claims, r.PathValue("org"))
 	})(who)))
+	mux.Handle("GET /members/{org}", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(who)))
+	mux.Handle("GET /sync", guard.Authenticate(guard.RequireM2M("inventory-sync")(who)))
+	mux.Handle("GET /me", guard.Authenticate(guard.RequireUser()(who)))
 	return mux
 }
 
@@ -274,6 +280,59 @@ func TestGuard(t *testing.T) {
 			status:    403,
 			challenge: `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
 			body:      `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
+		},
+		{
+			name:   "RequireOrganization passes",
+			target: "/members/acme",
+			setup:  bearer(acmeToken),
+			status: 200,
+			body:   "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			name:      "RequireOrganization refuses another organization",
+			target:    "/members/globex",
+			setup:     bearer(acmeToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
+			body:      `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
+		},
+		{
+			name:   "RequireM2M passes a listed app",
+			target: "/sync",
+			setup:  bearer(readToken),
+			status: 200,
+			body:   okBody,
+		},
+		{
+			name:      "RequireM2M refuses a user",
+			target:    "/sync",
+			setup:     bearer(acmeToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts machine-to-machine apps only"`,
+			body:      `{"error":"insufficient_scope","error_description":"this route accepts machine-to-machine apps only"}` + "\n",
+		},
+		{
+			name:      "RequireM2M refuses an unlisted app",
+			target:    "/sync",
+			setup:     bearer(iss.M2MToken("billing", api)),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the app 'billing' may not use this route"`,
+			body:      `{"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}` + "\n",
+		},
+		{
+			name:   "RequireUser passes a user",
+			target: "/me",
+			setup:  bearer(acmeToken),
+			status: 200,
+			body:   "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			name:      "RequireUser refuses an app",
+			target:    "/me",
+			setup:     bearer(readToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts users' tokens only"`,
+			body:      `{"error":"insufficient_scope","error_description":"this route accepts users' tokens only"}` + "\n",
 		},
 		{
 			name:      "expired token",
