@@ -109,6 +109,10 @@ func start(t testing.TB, name string, env ...string) *server {
 	return s
 }
 
+// publicURL is the PUBLIC_URL of the servers under contract: where their
+// resource metadata is said to be.
+const publicURL = "https://api.example.com"
+
 func logtoEnv(iss *logtotest.Issuer) []string {
 	return []string{"LOGTO_ENDPOINT=" + iss.Endpoint(), "LOGTO_API_RESOURCE=" + api}
 }
@@ -176,6 +180,7 @@ func contractRows(iss *logtotest.Issuer) []row {
 	write := iss.M2MToken("inventory-admin", api, "read:products", "write:products")
 	user := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, Scopes: []string{"read:products"}, OrganizationID: "org-1"})
 	noScopes := iss.M2MToken("bare-app", api)
+	orgNoScope := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, OrganizationID: "org-1"})
 	parts := strings.Split(read, ".")
 	tampered := parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2]
 
@@ -203,10 +208,28 @@ func contractRows(iss *logtotest.Issuer) []row {
 		{"healthz", "GET", "/healthz", nil, 200, jsonField("status", "ok")},
 		{"readyz", "GET", "/readyz", nil, 200, jsonField("status", "ready")},
 		{"no token", "GET", "/products", nil, 401, func(t *testing.T, r response) {
-			if r.Headers["WWW-Authenticate"] != `Bearer realm="api"` {
-				t.Errorf("WWW-Authenticate %q", r.Headers["WWW-Authenticate"])
+			want := `Bearer realm="api", resource_metadata="` + publicURL + `/.well-known/oauth-protected-resource"`
+			if r.Headers["WWW-Authenticate"] != want {
+				t.Errorf("WWW-Authenticate %q, want %q", r.Headers["WWW-Authenticate"], want)
 			}
 		}},
+		{"resource metadata", "GET", "/.well-known/oauth-protected-resource", nil, 200, func(t *testing.T, r response) {
+			want := `{"resource":"` + api + `","authorization_servers":["` + iss.Issuer() + `"],"scopes_supported":["read:products","write:products"],"bearer_methods_supported":["header"],"resource_name":"Example products API"}` + "\n"
+			if r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"organization products", "GET", "/orgs/org-1/products", bearer(user), 200, jsonField("organization_id", "org-1")},
+		{"other organization", "GET", "/orgs/org-2/products", bearer(user), 403, challenge(`Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'org-2'"`)},
+		{"organization without organization_id", "GET", "/orgs/org-1/products", bearer(read), 403, jsonField("error_description", "organization_id")},
+		{"organization without scope", "GET", "/orgs/org-1/products", bearer(orgNoScope), 403, challenge(`Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products"`)},
+		{"sync by a listed app", "POST", "/sync", bearer(read), 200, func(t *testing.T, r response) {
+			if want := `{"status":"synced","app_id":"inventory-sync"}` + "\n"; r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
+		{"sync by an unlisted app", "POST", "/sync", bearer(noScopes), 403, jsonField("error_description", "the app 'bare-app' may not use this route")},
+		{"sync by a user", "POST", "/sync", bearer(user), 403, jsonField("error_description", "machine-to-machine apps only")},
 		{"products", "GET", "/products", bearer(read), 200, func(t *testing.T, r response) {
 			var list []map[string]any
 			if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list) == 0 {
@@ -248,12 +271,13 @@ func contractRows(iss *logtotest.Issuer) []row {
 
 func TestContract(t *testing.T) {
 	results := map[string][]response{}
-	var rows []row
+	// One tenant for the three servers, so that their answers, which name
+	// the issuer, can be compared byte for byte.
+	iss := logtotest.New(t)
+	rows := contractRows(iss)
 	for _, name := range servers {
 		t.Run(name, func(t *testing.T) {
-			iss := logtotest.New(t)
-			rows = contractRows(iss)
-			s := start(t, name, logtoEnv(iss)...)
+			s := start(t, name, append(logtoEnv(iss), "PUBLIC_URL="+publicURL+"/", "LOGTO_SYNC_APP_IDS=inventory-sync, inventory-admin")...)
 			waitReady(t, s)
 			for _, r := range rows {
 				t.Run(r.name, func(t *testing.T) {
@@ -347,6 +371,7 @@ func TestBadSettings(t *testing.T) {
 		{"bad issuer", []string{"LOGTO_ISSUER=https://a.example/oidc,nope", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ISSUER"},
 		{"bad jwks", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_JWKS_URI=/jwks", "LOGTO_API_RESOURCE=" + api}, "LOGTO_JWKS_URI"},
 		{"bad addr", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "ADDR=nonsense"}, "ADDR"},
+		{"bad public URL", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "PUBLIC_URL=api.example.com"}, "PUBLIC_URL"},
 	}
 	for _, name := range servers {
 		for _, tt := range tests {

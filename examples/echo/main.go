@@ -24,16 +24,17 @@ func main() {
 		app.Fatal("echo", err)
 	}
 	defer v.Close()
-	if err := app.Run("echo", settings.Addr, routes(v)); err != nil {
+	if err := app.Run("echo", settings.Addr, routes(v, settings)); err != nil {
 		app.Fatal("echo", err)
 	}
 }
 
-func routes(v *middleware.Validator) http.Handler {
+func routes(v *middleware.Validator, s app.Settings) http.Handler {
 	guard := echoguard.New(v)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	e.GET(middleware.ResourceMetadataPath, echo.WrapHandler(app.Metadata(v)))
 	e.GET("/healthz", func(c echo.Context) error {
 		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ok"})
 		return nil
@@ -59,5 +60,14 @@ func routes(v *middleware.Validator) http.Handler {
 		app.WriteJSON(c.Response(), http.StatusOK, app.NewWhoAmI(claims))
 		return nil
 	}, guard.Authenticate())
+	e.GET("/orgs/:org/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
+		return nil
+	}, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")), guard.RequireScopes(scopes.All(app.ReadProducts)))
+	e.POST("/sync", func(c echo.Context) error {
+		claims, _ := echoguard.Claims(c)
+		app.WriteJSON(c.Response(), http.StatusOK, app.NewSynced(claims))
+		return nil
+	}, guard.Authenticate(), guard.RequireM2M(s.SyncApps...))
 	return e
 }

@@ -24,16 +24,17 @@ func main() {
 		app.Fatal("gin", err)
 	}
 	defer v.Close()
-	if err := app.Run("gin", settings.Addr, routes(v)); err != nil {
+	if err := app.Run("gin", settings.Addr, routes(v, settings)); err != nil {
 		app.Fatal("gin", err)
 	}
 }
 
-func routes(v *middleware.Validator) http.Handler {
+func routes(v *middleware.Validator, s app.Settings) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	guard := ginguard.New(v)
 	r := gin.New()
 	r.Use(gin.Recovery())
+	r.GET(middleware.ResourceMetadataPath, gin.WrapH(app.Metadata(v)))
 	r.GET("/healthz", func(c *gin.Context) {
 		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ok"})
 	})
@@ -53,6 +54,14 @@ func routes(v *middleware.Validator) http.Handler {
 	r.GET("/whoami", guard.Authenticate(), func(c *gin.Context) {
 		claims, _ := ginguard.Claims(c)
 		app.WriteJSON(c.Writer, http.StatusOK, app.NewWhoAmI(claims))
+	})
+	r.GET("/orgs/:org/products", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")),
+		guard.RequireScopes(scopes.All(app.ReadProducts)), func(c *gin.Context) {
+			app.WriteJSON(c.Writer, http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
+		})
+	r.POST("/sync", guard.Authenticate(), guard.RequireM2M(s.SyncApps...), func(c *gin.Context) {
+		claims, _ := ginguard.Claims(c)
+		app.WriteJSON(c.Writer, http.StatusOK, app.NewSynced(claims))
 	})
 	return r
 }

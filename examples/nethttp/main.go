@@ -18,7 +18,7 @@ func main() {
 		app.Fatal("nethttp", err)
 	}
 	defer v.Close()
-	if err := app.Run("nethttp", settings.Addr, app.NetHTTPRoutes(v)); err != nil {
+	if err := app.Run("nethttp", settings.Addr, app.NetHTTPRoutes(v, settings)); err != nil {
 		app.Fatal("nethttp", err)
 	}
 }

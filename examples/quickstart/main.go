@@ -89,7 +89,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app.NetHTTPRoutes(v), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: app.NetHTTPRoutes(v, app.Settings{}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	apiURL := "http://" + ln.Addr().String()

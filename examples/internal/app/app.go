@@ -33,12 +33,17 @@ const (
 type Settings struct {
 	Config middleware.Config
 	Addr   string
+	// SyncApps are the App IDs allowed to call POST /sync; empty allows
+	// every machine-to-machine app.
+	SyncApps []string
 }
 
 // FromEnv reads LOGTO_ENDPOINT, LOGTO_ISSUER (comma-separated, replaces the
 // issuer derived from the endpoint), LOGTO_JWKS_URI (skips discovery),
-// LOGTO_API_RESOURCE (required) and ADDR (default 127.0.0.1:8080). An error
-// names the variable at fault in one line.
+// LOGTO_API_RESOURCE (required), LOGTO_SYNC_APP_IDS (comma-separated App IDs
+// allowed on POST /sync), PUBLIC_URL (the server's public URL, which puts
+// its resource metadata in 401 challenges) and ADDR (default
+// 127.0.0.1:8080). An error names the variable at fault in one line.
 func FromEnv() (Settings, error) {
 	s := Settings{Addr: "127.0.0.1:8080"}
 	endpoint := strings.TrimSpace(os.Getenv("LOGTO_ENDPOINT"))
@@ -74,6 +79,17 @@ func FromEnv() (Settings, error) {
 		return s, errors.New("LOGTO_API_RESOURCE is required: the API identifier of your API resource in Logto")
 	}
 	s.Config.Audiences = []string{resource}
+	for _, id := range strings.Split(os.Getenv("LOGTO_SYNC_APP_IDS"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			s.SyncApps = append(s.SyncApps, id)
+		}
+	}
+	if public := strings.TrimSpace(os.Getenv("PUBLIC_URL")); public != "" {
+		if err := absolute(public); err != nil {
+			return s, fmt.Errorf("PUBLIC_URL %q: %v", public, err)
+		}
+		s.Config.ResourceMetadataURL = strings.TrimSuffix(public, "/") + middleware.ResourceMetadataPath
+	}
 	if addr := strings.TrimSpace(os.Getenv("ADDR")); addr != "" {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return s, fmt.Errorf("ADDR %q: %v", addr, err)
@@ -125,6 +141,33 @@ func NewWhoAmI(c *middleware.Claims) WhoAmI {
 	return WhoAmI{Sub: c.Subject, ClientID: c.ClientID, M2M: c.IsM2M(), Scopes: s, OrganizationID: c.OrganizationID}
 }
 
+// OrgProducts is the body of GET /orgs/{org}/products.
+type OrgProducts struct {
+	OrganizationID string    `json:"organization_id"`
+	Products       []Product `json:"products"`
+}
+
+// Synced is the body of POST /sync: the App ID of the machine-to-machine
+// app that called.
+type Synced struct {
+	Status string `json:"status"`
+	AppID  string `json:"app_id"`
+}
+
+// NewSynced describes a sync by the calling app.
+func NewSynced(c *middleware.Claims) Synced {
+	id, _ := c.AppID()
+	return Synced{Status: "synced", AppID: id}
+}
+
+// Metadata is the example API's RFC 9728 document, served at
+// middleware.ResourceMetadataPath.
+func Metadata(v *middleware.Validator) http.Handler {
+	md := v.ResourceMetadata(ReadProducts, WriteProducts)
+	md.ResourceName = "Example products API"
+	return middleware.ResourceMetadataHandler(md)
+}
+
 // Status is the body of /healthz and /readyz.
 type Status struct {
 	Status string `json:"status"`
@@ -170,9 +213,10 @@ func Fatal(name string, err error) {
 
 // NetHTTPRoutes are the example API's routes with net/http: the reference
 // that the gin and echo servers match byte for byte.
-func NetHTTPRoutes(v *middleware.Validator) http.Handler {
+func NetHTTPRoutes(v *middleware.Validator, s Settings) http.Handler {
 	guard := nethttp.New(v)
 	mux := http.NewServeMux()
+	mux.Handle("GET "+middleware.ResourceMetadataPath, Metadata(v))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, Status{Status: "ok"})
 	})
@@ -191,5 +235,18 @@ func NetHTTPRoutes(v *middleware.Validator) http.Handler {
 		claims, _ := middleware.ClaimsFromContext(r.Context())
 		WriteJSON(w, http.StatusOK, NewWhoAmI(claims))
 	})))
+	// An organization's view, for tokens of the organization-level API
+	// resource issued for that organization.
+	mux.Handle("GET /orgs/{org}/products", guard.Authenticate(
+		guard.RequireOrganization(nethttp.PathValue("org"))(guard.RequireScopes(scopes.All(ReadProducts))(
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				WriteJSON(w, http.StatusOK, OrgProducts{OrganizationID: r.PathValue("org"), Products: Products})
+			})))))
+	// Machine-to-machine apps only, and only those listed when any are.
+	mux.Handle("POST /sync", guard.Authenticate(guard.RequireM2M(s.SyncApps...)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			claims, _ := middleware.ClaimsFromContext(r.Context())
+			WriteJSON(w, http.StatusOK, NewSynced(claims))
+		}))))
 	return mux
 }
