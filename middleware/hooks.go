@@ -7,8 +7,12 @@ type Hooks struct {
 	// Verified is called for every accepted token; cached reports whether
 	// the verdict came from the verified-token cache.
 	Verified func(c *Claims, cached bool)
-	// Rejected is called for every rejected token or request with the
-	// error, whose class is one of this package's sentinels.
+	// Rejected is called once for every rejection with the error, whose
+	// class is one of this package's sentinels ([Reason] names it): by
+	// [Validator.Verify] for a failed token, and by [Validator.WriteError]
+	// for a request without a usable token (no token, a malformed request)
+	// or one refused by a route's requirement (scope, organization,
+	// client).
 	Rejected func(err error)
 	// KeyFetch is called after every attempt to fetch an issuer's keys,
 	// with nil on success.

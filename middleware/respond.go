@@ -25,6 +25,9 @@ const retryAfterSeconds = "5"
 // When Config.ResourceMetadataURL is set, 401 challenges carry it as
 // resource_metadata (RFC 9728).
 func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if notFromVerify(err) {
+		v.rejected(err, nil, "")
+	}
 	status, code, desc := http.StatusUnauthorized, "invalid_token", ""
 	var scopeErr *ScopeError
 	var e *Error
@@ -129,4 +132,16 @@ func sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// notFromVerify reports whether err is a rejection that Verify did not
+// already report to the hooks and the log: one of the request or of a
+// route's requirement.
+func notFromVerify(err error) bool {
+	for _, k := range []error{ErrNoToken, ErrInvalidRequest, ErrInsufficientScope, ErrOrganization, ErrClient} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
 }

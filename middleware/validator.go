@@ -154,7 +154,9 @@ func (v *Validator) Issuers() []string {
 // an *[Error] carrying a description for the caller and detail for the log.
 func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err := v.precheck(token); err != nil {
-		v.rejected(err, nil, "")
+		if !errors.Is(err, ErrNoToken) { // reported by WriteError
+			v.rejected(err, nil, "")
+		}
 		return nil, err
 	}
 	now := v.cfg.Now()
