@@ -93,14 +93,18 @@ func (r result) wantChecks(t *testing.T, want string) {
 	}
 }
 
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// jwe returns a token shaped like an encrypted JWT: five parts.
+func jwe() string {
+	return strings.Join([]string{b64(`{"alg":"RSA-OAEP","enc":"A256GCM"}`), b64("key"), b64("iv"), b64("ciphertext"), b64("tag")}, ".")
+}
+
 func TestInspect(t *testing.T) {
 	iss := newIssuer(t)
 	kid := iss.SigningKey().KID()
 	ep := regexp.QuoteMeta(iss.Endpoint())
-	jwe := strings.Join([]string{
-		base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM"}`)),
-		"ZW5jcnlwdGVka2V5", "aXZpdml2aXZpdg", "Y2lwaGVydGV4dA", "dGFn",
-	}, ".")
+	unsigned := b64(`{"alg":"none","typ":"at+jwt"}`) + "." + b64(`{"iss":"`+iss.Issuer()+`","aud":"`+api+`","sub":"a","client_id":"a","exp":1900000000}`) + "."
 
 	tests := []struct {
 		name  string
@@ -221,7 +225,7 @@ func TestInspect(t *testing.T) {
 		},
 		{
 			name:  "encrypted",
-			token: jwe,
+			token: jwe(),
 			want: []string{
 				`kind +encrypted token \(JWE, 5 parts\)`,
 				`header +alg RSA-OAEP, enc A256GCM$`,
@@ -232,6 +236,11 @@ func TestInspect(t *testing.T) {
 			name:  "shared-secret algorithm",
 			token: iss.Mint(logtotest.Token{Subject: "a", ClientID: "a", Audience: api, Header: map[string]any{"alg": "HS256"}}),
 			want:  []string{`  - alg "HS256": Logto signs with ES384 \(or RS256\), never with a shared secret`},
+		},
+		{
+			name:  "unsigned",
+			token: unsigned,
+			want:  []string{`header +alg none, typ at\+jwt, kid \(none\)$`, `  - alg "none": Logto signs with ES384 \(or RS256\), never with a shared secret or none`},
 		},
 		{
 			name:  "no kid",
@@ -503,6 +512,20 @@ func TestVerify(t *testing.T) {
 			code:   exitOK,
 			checks: allOK,
 			want:   []string{`ok +audience +urn:logto:organization:org_acme$`},
+		},
+		{
+			name:   "encrypted",
+			token:  jwe(),
+			code:   exitInvalid,
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			want:   []string{`FAIL +format +encrypted tokens \(JWE\) are not accepted$`},
+		},
+		{
+			name:   "not a token",
+			token:  "abc.def.ghi",
+			code:   exitInvalid,
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			want:   []string{`FAIL +format +the token is malformed$`},
 		},
 		// The checks that the library reports as malformed tokens are placed
 		// where the library runs them.
