@@ -1,0 +1,233 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0 // inspect: described; verify: the token is valid
+	exitInvalid = 1 // verify: the token is refused; inspect: the input is not a token
+	exitUsage   = 2 // bad usage, or the keys could not be loaded
+)
+
+// maxInput bounds what is read from standard input: far above any token.
+const maxInput = 1 << 20
+
+const usage = `logtoguard: explain why an API refuses a Logto access token
+
+Usage:
+  logtoguard inspect [TOKEN|-]
+      Decode a token WITHOUT verifying it and explain what it is: kind,
+      header, issuer, audience, subject, client, organization, scopes,
+      lifetime, and hints for common mistakes.
+
+  logtoguard verify --endpoint URL --audience API [flags] [TOKEN|-]
+      Run every check an API protected by logtoguard runs, against the
+      tenant's keys, and print one line per check.
+        --endpoint URL    Logto endpoint, such as https://tenant.logto.app
+                          (the issuer is URL/oidc)
+        --issuer ISS      exact trusted issuer, instead of the one derived
+                          from --endpoint (repeatable: a custom domain)
+        --jwks-uri URL    JWKS URL, instead of discovery
+        --audience API    API identifier the token must be for (repeatable)
+        --scope SCOPE     required scope (repeatable, or space-separated)
+        --any-scope       one of the --scope values is enough
+        --org-tokens      accept organization tokens
+                          (urn:logto:organization:<id>)
+        --timeout D       how long to wait for the keys (default 10s)
+        -v                log what the library logs to stderr
+
+  logtoguard help
+      This text.
+
+The token is read from standard input when TOKEN is "-" or missing, which
+keeps it out of the shell history; a leading "Bearer " is stripped.
+
+Exit codes: 0 valid (verify) or described (inspect); 1 invalid token (verify)
+or not a token (inspect); 2 usage error or keys unreachable.
+`
+
+// app is the command with its streams and clock; tests set the clock.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+}
+
+// run is the whole command: main only hands it the process's arguments and
+// streams, and exits with what it returns.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	return a.run(args)
+}
+
+func (a *app) run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	case "inspect":
+		return a.inspect(rest)
+	case "verify":
+		return a.verify(rest)
+	default:
+		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify or help)", cmd))
+	}
+}
+
+// usageError prints a one-line error and returns exitUsage.
+func (a *app) usageError(cmd, msg string) int {
+	prefix := "logtoguard"
+	if cmd != "" {
+		prefix += " " + cmd
+	}
+	fmt.Fprintf(a.stderr, "%s: %s (see logtoguard help)\n", prefix, msg)
+	return exitUsage
+}
+
+// parseFlags parses args with fs, allowing flags after the positional
+// arguments (logtoguard verify TOKEN --audience X), and returns the
+// positional ones. "-" is positional.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// newFlagSet returns a flag set that reports errors in one line instead of
+// printing the flag defaults.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// flagError makes the flag package's message read as one line.
+func flagError(err error) string {
+	if errors.Is(err, flag.ErrHelp) {
+		return "help requested"
+	}
+	return err.Error()
+}
+
+// readToken returns the token from the positional arguments or standard
+// input, without surrounding space, quotes, "Authorization:" or "Bearer ".
+func (a *app) readToken(pos []string) (string, error) {
+	var raw string
+	switch {
+	case len(pos) > 1:
+		return "", fmt.Errorf("expected one token, got %d arguments", len(pos))
+	case len(pos) == 1 && pos[0] != "-":
+		raw = pos[0]
+	default:
+		if f, ok := a.stdin.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				return "", errors.New("no token: pass it as an argument, or pipe it on standard input")
+			}
+		}
+		b, err := io.ReadAll(io.LimitReader(a.stdin, maxInput+1))
+		if err != nil {
+			return "", fmt.Errorf("reading standard input: %v", err)
+		}
+		if len(b) > maxInput {
+			return "", fmt.Errorf("standard input is larger than %d bytes: not a token", maxInput)
+		}
+		raw = string(b)
+	}
+	tok := cleanToken(raw)
+	if tok == "" {
+		return "", errors.New("no token: the input is empty")
+	}
+	return tok, nil
+}
+
+// cleanToken strips what is commonly pasted around a token: space and line
+// breaks, quotes, an "Authorization:" header name and the Bearer scheme.
+func cleanToken(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.Trim(s, `"'`)
+	s = strings.TrimSpace(s)
+	if name, rest, ok := strings.Cut(s, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Authorization") {
+		s = strings.TrimSpace(rest)
+	}
+	if scheme, rest, ok := strings.Cut(s, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		s = strings.TrimSpace(rest)
+	}
+	return s
+}
+
+// preview is what the command prints of a token: never more than its first
+// 12 characters.
+func preview(token string) string {
+	const n = 10
+	if len(token) <= n {
+		return token
+	}
+	return token[:n] + "…"
+}
+
+// ago says how long ago t was, or how far ahead it is, from now.
+func ago(t, now time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d > -time.Second && d < time.Second:
+		return "now"
+	case d < 0:
+		return human(-d) + " ago"
+	default:
+		return "in " + human(d)
+	}
+}
+
+// human writes d rounded to the second, leaving out zero units: 1h, 5m,
+// 59m59s, 2d3h.
+func human(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Second {
+		return "0s"
+	}
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	d -= m * time.Minute
+	s := d / time.Second
+	var b strings.Builder
+	if days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+	}
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+	}
+	if days == 0 && m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	if days == 0 && h == 0 && s > 0 {
+		fmt.Fprintf(&b, "%ds", s)
+	}
+	return b.String()
+}
+
+// stamp formats a time for the output, in UTC.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
