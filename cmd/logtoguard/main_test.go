@@ -497,7 +497,7 @@ func TestVerify(t *testing.T) {
 			token:  mint(logtotest.Token{Issuer: "https://evil.example.com/oidc"}),
 			code:   exitInvalid,
 			checks: "keys:ok format:ok algorithm:ok type:ok issuer:FAIL audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
-			want:   []string{`FAIL +issuer +the token's issuer "https://evil\.example\.com/oidc" is not trusted by this API$`},
+			want:   []string{`FAIL +issuer +the token's issuer "https://evil\.example\.com/oidc" is not trusted by this API: if it is your Logto tenant on a custom domain, add it to the trusted issuers$`},
 		},
 		{
 			name:   "organization token refused",
@@ -616,7 +616,7 @@ func TestVerifyCustomDomain(t *testing.T) {
 	// The same token against the default domain's issuer only.
 	r = cli(t, "", "verify", token, "--endpoint", iss.Endpoint(), "--jwks-uri", iss.JWKSURL(), "--audience", api)
 	r.exit(t, exitInvalid)
-	r.has(t, `FAIL +issuer +the token's issuer "https://auth\.example\.com/oidc" is not trusted by this API$`)
+	r.has(t, `FAIL +issuer +the token's issuer "https://auth\.example\.com/oidc" is not trusted by this API: if it is your Logto tenant on a custom domain, add it to the trusted issuers$`)
 }
 
 // A staged rotation publishes two keys; both are counted.
