@@ -257,3 +257,39 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 }
+
+// TestSeveralIssuers: tenant A on its default and its custom domain (two
+// issuers, one key set), and tenant B with its own keys, behind one route.
+// A key answers only for the issuers it was fetched for.
+func TestSeveralIssuers(t *testing.T) {
+	a := logtotest.New(t, logtotest.WithIssuer("https://auth.example.com/oidc"))
+	b := logtotest.New(t)
+	srv := serve(t, middleware.Config{
+		Issuers:   []string{a.Endpoint() + "/oidc", "https://auth.example.com/oidc"},
+		JWKSURL:   a.JWKSURL(),
+		Tenants:   []middleware.Tenant{{Endpoint: b.Endpoint()}},
+		Audiences: []string{api},
+	}, func(mux *http.ServeMux, g *nethttp.Guard, _ *middleware.Validator) {
+		mux.Handle("GET /", g.Authenticate(http.HandlerFunc(echoSubject)))
+	})
+	tests := []struct {
+		name, token string
+		status      int
+		inChallenge string
+	}{
+		{"A, custom domain", a.M2MToken("app-a", api), 200, ""},
+		{"A, default domain", a.Mint(logtotest.Token{Subject: "app-a", ClientID: "app-a", Audience: api, Issuer: a.Endpoint() + "/oidc"}), 200, ""},
+		{"B", b.M2MToken("app-b", api), 200, ""},
+		{"B's key claiming A", b.Mint(logtotest.Token{Subject: "app-b", ClientID: "app-b", Audience: api, Issuer: "https://auth.example.com/oidc"}), 401, "signed with a key the issuer does not publish"},
+		{"A's key claiming B", a.Mint(logtotest.Token{Subject: "app-a", ClientID: "app-a", Audience: api, Issuer: b.Issuer()}), 401, "signed with a key the issuer does not publish"},
+		{"a third tenant", logtotest.New(t).M2MToken("app-c", api), 401, "is not trusted by this API"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, challenge, body := call(t, srv.URL, tt.token)
+			if status != tt.status || !strings.Contains(challenge, tt.inChallenge) {
+				t.Fatalf("got %d %q (%s), want %d with %q", status, challenge, body, tt.status, tt.inChallenge)
+			}
+		})
+	}
+}
