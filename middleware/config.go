@@ -60,8 +60,10 @@ type Config struct {
 	// AcceptOrganizationTokens also accepts Logto organization tokens,
 	// whose aud is urn:logto:organization:<id>, for any organization. A route
 	// that serves them must check which organization the token is for (see
-	// the adapters' organization requirements); organization scopes are in
-	// Claims.Scopes as usual.
+	// [AuthorizeOrganization] and the adapters' RequireOrganization);
+	// organization scopes are in Claims.Scopes as usual. Such tokens pass
+	// every route of the validator that checks only scopes, so keep them to
+	// a validator of their own, used by the organization routes alone.
 	AcceptOrganizationTokens bool
 
 	// Leeway is the clock skew allowed for exp, iat and nbf. Zero means
