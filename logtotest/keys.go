@@ -95,6 +95,9 @@ func newKey(priv crypto.Signer, pub any, method jwt.SigningMethod, alg jwkset.AL
 // base64url without padding.
 func (k *Key) KID() string { return k.kid }
 
+// Alg returns the JWS algorithm the key signs with: ES384 or RS256.
+func (k *Key) Alg() string { return k.method.Alg() }
+
 // thumbprint computes the RFC 7638 JWK thumbprint with SHA-256: the hash of
 // the JSON object of the key type's required members, in lexicographic order
 // and without whitespace, encoded base64url without padding.

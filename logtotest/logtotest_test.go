@@ -977,6 +977,32 @@ func TestRSABits(t *testing.T) {
 	}
 }
 
+func TestMintRaw(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithRSA()}} {
+		i := New(t, opts...)
+		k := i.SigningKey()
+		header := []byte(`{"alg":"` + k.Alg() + `","kid":"` + k.KID() + `","typ":"at+jwt","typ":"JWT"}`)
+		claims := []byte(`{"sub":"a", "sub":"b"}`)
+		tok := i.MintRaw(nil, header, claims)
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			t.Fatalf("%d parts", len(parts))
+		}
+		for n, want := range [][]byte{header, claims} {
+			if got, _ := base64.RawURLEncoding.DecodeString(parts[n]); string(got) != string(want) {
+				t.Errorf("part %d: %s, want %s", n, got, want)
+			}
+		}
+		if err := verify(tok, map[string]any{k.KID(): k.signer.Public()}); err != nil {
+			t.Errorf("%s: %v", k.Alg(), err)
+		}
+		foreign, _ := NewKey(opts != nil)
+		if err := verify(i.MintRaw(foreign, header, claims), map[string]any{k.KID(): k.signer.Public()}); err == nil {
+			t.Errorf("%s: signed with another key, yet verified", k.Alg())
+		}
+	}
+}
+
 func TestMintPanicsOnUnencodableClaims(t *testing.T) {
 	i := New(t)
 	defer func() {

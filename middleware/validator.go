@@ -308,8 +308,13 @@ func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*C
 }
 
 // checkUnverified runs the checks that need no key, before any key is
-// looked up or fetched: critical headers, typ, kid, iss and aud.
+// looked up or fetched: member names (no duplicates, no registered claim in
+// another case), no critical headers, typ, kid,
+// iss and aud.
 func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
+	if e := v.checkMembers(t.Raw); e != nil {
+		return e
+	}
 	if _, ok := t.Header["crit"]; ok {
 		return newError(ErrMalformed, "the crit header is not supported")
 	}

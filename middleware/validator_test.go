@@ -286,6 +286,52 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestDuplicateMembers: a header or claims set with a member twice is
+// refused before any key is fetched, whichever copy would be the good one;
+// duplicates inside a custom claim's object are the claim's business.
+func TestDuplicateMembers(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
+	k := iss.SigningKey()
+	header := `{"alg":"` + k.Alg() + `","typ":"at+jwt","kid":"` + k.KID() + `"}`
+	exp := time.Now().Add(time.Hour).Unix()
+	claims := func(extra string) string {
+		return fmt.Sprintf(`{"sub":"app-1","client_id":"app-1","iss":%q,"aud":%q,"exp":%d%s}`, iss.Issuer(), api, exp, extra)
+	}
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, iss.MintRaw(nil, []byte(header), []byte(claims(`,"custom":{"a":1,"a":2}`)))); err != nil {
+		t.Fatalf("well-formed token: %v", err)
+	}
+	tests := []struct {
+		name, header, claims, member string
+	}{
+		{"alg twice", `{"alg":"none","alg":"` + k.Alg() + `","typ":"at+jwt","kid":"` + k.KID() + `"}`, claims(""), "alg"},
+		{"kid twice", `{"alg":"` + k.Alg() + `","typ":"at+jwt","kid":"other","kid":"` + k.KID() + `"}`, claims(""), "kid"},
+		{"typ twice", `{"alg":"` + k.Alg() + `","typ":"JWT","typ":"at+jwt","kid":"` + k.KID() + `"}`, claims(""), "typ"},
+		{"aud twice", header, claims(`,"aud":"https://other.example.com"`), "aud"},
+		{"aud twice, good one last", header, `{"aud":"https://other.example.com",` + claims("")[1:], "aud"},
+		{"iss twice", header, claims(`,"iss":"https://evil.example.com/oidc"`), "iss"},
+		{"exp twice", header, claims(`,"exp":1`), "exp"},
+		{"sub twice", header, claims(`,"sub":"admin"`), "sub"},
+		{"scope twice", header, claims(`,"scope":"","scope":"admin"`), "scope"},
+		{"aud in capitals", header, strings.Replace(claims(""), `"aud"`, `"AUD"`, 1), "AUD"},
+		{"scope with a long s", header, strings.Replace(claims(`,"scope":"admin"`), `"scope"`, `"ſcope"`, 1), "ſcope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := iss.JWKSFetches()
+			_, err := v.Verify(ctx, iss.MintRaw(nil, []byte(tt.header), []byte(tt.claims)))
+			var e *middleware.Error
+			if !errors.Is(err, middleware.ErrMalformed) || !errors.As(err, &e) || !strings.Contains(e.Description, `member "`+tt.member+`"`) {
+				t.Fatalf("got %v, want ErrMalformed naming %q", err, tt.member)
+			}
+			if iss.JWKSFetches() != before {
+				t.Error("a key fetch happened")
+			}
+		})
+	}
+}
+
 func TestVerifyLeeway(t *testing.T) {
 	clk := newClock()
 	iss := logtotest.New(t, logtotest.WithClock(clk.Now))
