@@ -578,8 +578,8 @@ func TestFaultStagedRotation(t *testing.T) {
 
 // TestFaultUnknownKidFlood floods the API with tokens of random kids from
 // many goroutines, while other callers send valid tokens and the issuer
-// rotates its keys midway (CompleteRotation without a staged key: the old key stays
-// published). It checks that the flood costs at most one JWKS fetch per
+// rotates its keys midway (CompleteRotation without a staged key: the old
+// key stays published). It checks that the flood costs at most one JWKS fetch per
 // refetch window, that every flood request is refused 401 and every valid
 // one accepted, and that the new key is still picked up under the flood. It
 // logs the p99 latency of the valid requests with and without the flood.
