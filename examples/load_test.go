@@ -17,14 +17,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/labstack/echo/v4"
 
-	"github.com/logtoguard/logtoguard/adapters/echoguard"
-	"github.com/logtoguard/logtoguard/adapters/ginguard"
 	"github.com/logtoguard/logtoguard/examples/internal/app"
+	"github.com/logtoguard/logtoguard/examples/internal/echoapp"
+	"github.com/logtoguard/logtoguard/examples/internal/ginapp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 const (
@@ -38,40 +36,6 @@ const (
 	// heapGrowthLimit bounds the live heap's growth over the load.
 	heapGrowthLimit = 20 << 20
 )
-
-// ginRoutes and echoRoutes are the routes under load of the gin and echo
-// example servers (package main, so not importable), built the same way:
-// same adapters, same handlers from internal/app.
-func ginRoutes(v *middleware.Validator) http.Handler {
-	guard := ginguard.New(v)
-	r := gin.New()
-	r.Use(gin.Recovery())
-	r.GET("/products", guard.Require(scopes.All(app.ReadProducts)), func(c *gin.Context) {
-		app.WriteJSON(c.Writer, http.StatusOK, app.Products)
-	})
-	r.GET("/whoami", guard.Authenticate(), func(c *gin.Context) {
-		claims, _ := ginguard.Claims(c)
-		app.WriteJSON(c.Writer, http.StatusOK, app.NewWhoAmI(claims))
-	})
-	return r
-}
-
-func echoRoutes(v *middleware.Validator) http.Handler {
-	guard := echoguard.New(v)
-	e := echo.New()
-	e.HideBanner = true
-	e.HidePort = true
-	e.GET("/products", func(c echo.Context) error {
-		app.WriteJSON(c.Response(), http.StatusOK, app.Products)
-		return nil
-	}, guard.Require(scopes.All(app.ReadProducts)))
-	e.GET("/whoami", func(c echo.Context) error {
-		claims, _ := echoguard.Claims(c)
-		app.WriteJSON(c.Response(), http.StatusOK, app.NewWhoAmI(claims))
-		return nil
-	}, guard.Authenticate())
-	return e
-}
 
 // loadCase is one kind of request of the mix and the one answer it must get.
 type loadCase struct {
@@ -136,11 +100,11 @@ func TestLoadUnderRace(t *testing.T) {
 	mix := loadMix(iss)
 	for _, tt := range []struct {
 		name   string
-		routes func(*middleware.Validator) http.Handler
+		routes func(*middleware.Validator, app.Settings) http.Handler
 	}{
 		{"nethttp", app.NetHTTPRoutes},
-		{"gin", ginRoutes},
-		{"echo", echoRoutes},
+		{"gin", ginapp.Routes},
+		{"echo", echoapp.Routes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := middleware.New(middleware.Config{Endpoint: iss.Endpoint(), Audiences: []string{api},
@@ -149,7 +113,7 @@ func TestLoadUnderRace(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer v.Close()
-			srv := httptest.NewServer(tt.routes(v))
+			srv := httptest.NewServer(tt.routes(v, app.Settings{}))
 			defer srv.Close()
 			tr := &http.Transport{MaxIdleConnsPerHost: loadWorkers}
 			defer tr.CloseIdleConnections()

@@ -1,0 +1,58 @@
+// Package echoapp is the example API on echo: the routes of examples/echo,
+// answering byte for byte as app.NetHTTPRoutes does.
+package echoapp
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/logtoguard/logtoguard/adapters/echoguard"
+	"github.com/logtoguard/logtoguard/examples/internal/app"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+// Routes returns the example API's handler.
+func Routes(v *middleware.Validator, s app.Settings) http.Handler {
+	guard := echoguard.New(v)
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.GET(middleware.ResourceMetadataPath, echo.WrapHandler(app.Metadata(v)))
+	e.GET("/healthz", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ok"})
+		return nil
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if !v.Ready() {
+			app.WriteJSON(c.Response(), http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
+			return nil
+		}
+		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ready"})
+		return nil
+	})
+	e.GET("/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.Products)
+		return nil
+	}, guard.Require(scopes.All(app.ReadProducts)))
+	e.POST("/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusCreated, app.Created)
+		return nil
+	}, guard.Require(scopes.All(app.WriteProducts)))
+	e.GET("/whoami", func(c echo.Context) error {
+		claims, _ := echoguard.Claims(c)
+		app.WriteJSON(c.Response(), http.StatusOK, app.NewWhoAmI(claims))
+		return nil
+	}, guard.Authenticate())
+	e.GET("/orgs/:org/products", func(c echo.Context) error {
+		app.WriteJSON(c.Response(), http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
+		return nil
+	}, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")), guard.RequireScopes(scopes.All(app.ReadProducts)))
+	e.POST("/sync", func(c echo.Context) error {
+		claims, _ := echoguard.Claims(c)
+		app.WriteJSON(c.Response(), http.StatusOK, app.NewSynced(claims))
+		return nil
+	}, guard.Authenticate(), guard.RequireM2M(s.SyncApps...))
+	return e
+}

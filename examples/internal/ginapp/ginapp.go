@@ -1,0 +1,52 @@
+// Package ginapp is the example API on gin: the routes of examples/gin,
+// answering byte for byte as app.NetHTTPRoutes does.
+package ginapp
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/logtoguard/logtoguard/adapters/ginguard"
+	"github.com/logtoguard/logtoguard/examples/internal/app"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+// Routes returns the example API's handler.
+func Routes(v *middleware.Validator, s app.Settings) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	guard := ginguard.New(v)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET(middleware.ResourceMetadataPath, gin.WrapH(app.Metadata(v)))
+	r.GET("/healthz", func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ok"})
+	})
+	r.GET("/readyz", func(c *gin.Context) {
+		if !v.Ready() {
+			app.WriteJSON(c.Writer, http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
+			return
+		}
+		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ready"})
+	})
+	r.GET("/products", guard.Require(scopes.All(app.ReadProducts)), func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusOK, app.Products)
+	})
+	r.POST("/products", guard.Require(scopes.All(app.WriteProducts)), func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusCreated, app.Created)
+	})
+	r.GET("/whoami", guard.Authenticate(), func(c *gin.Context) {
+		claims, _ := ginguard.Claims(c)
+		app.WriteJSON(c.Writer, http.StatusOK, app.NewWhoAmI(claims))
+	})
+	r.GET("/orgs/:org/products", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")),
+		guard.RequireScopes(scopes.All(app.ReadProducts)), func(c *gin.Context) {
+			app.WriteJSON(c.Writer, http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
+		})
+	r.POST("/sync", guard.Authenticate(), guard.RequireM2M(s.SyncApps...), func(c *gin.Context) {
+		claims, _ := ginguard.Claims(c)
+		app.WriteJSON(c.Writer, http.StatusOK, app.NewSynced(claims))
+	})
+	return r
+}
