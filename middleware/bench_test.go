@@ -3,8 +3,10 @@ package middleware_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -129,4 +131,43 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCacheEntryBytes measures the memory an entry holds: the token
+// string (a copy, as a request's header would be) and its claims. It
+// reports bytes/entry; the time per op is that of filling the cache.
+func BenchmarkCacheEntryBytes(b *testing.B) {
+	const n = 2000
+	iss := logtotest.New(b)
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = iss.M2MToken(fmt.Sprintf("app-%05d", i), api, "read:products", "write:products")
+	}
+	ctx := context.Background()
+	var perEntry float64
+	for b.Loop() {
+		b.StopTimer()
+		v := newValidator(b, iss, func(c *middleware.Config) { c.Cache.MaxEntries = 2 * n })
+		if err := v.WaitReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for _, tok := range tokens {
+			if _, err := v.Verify(ctx, strings.Clone(tok)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(v)
+		v.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(perEntry, "bytes/entry")
+	b.ReportMetric(float64(len(tokens[0])), "token-bytes")
 }

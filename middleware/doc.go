@@ -21,11 +21,14 @@
 //
 // # What is checked
 //
-// Before any decoding: size ([Config.MaxTokenBytes]) and shape (three
-// base64url parts; an opaque token or an encrypted one gets its own message).
-// Then the verified-token cache. Then, before any key is fetched: no crit
-// header, typ is at+jwt (RFC 9068), kid is present, iss is exactly one of the
-// trusted issuers, aud names one of [Config.Audiences]. Then the algorithm
+// Before any decoding: size ([Config.MaxTokenBytes]); then the verified-token
+// cache, which holds only tokens that passed every check below, keyed by the
+// exact string; then shape (three base64url parts; an opaque token or an
+// encrypted one gets its own message). Then, before any key is fetched: no
+// member twice in the header or the claims and no registered claim spelled in
+// another case, no crit header, typ is at+jwt (RFC 9068), kid is present, iss
+// is exactly one of the trusted issuers, aud names one of
+// [Config.Audiences]. Then the algorithm
 // allowlist (RSA and ECDSA only), the key by kid from that issuer's own key
 // set, which must fit the algorithm (curve and key type), the signature, exp
 // (required), iat and nbf with the leeway, and sub (required).

@@ -153,20 +153,22 @@ func (v *Validator) Issuers() []string {
 // Every error matches one of this package's sentinels with errors.Is and is
 // an *[Error] carrying a description for the caller and detail for the log.
 func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
-	if err := v.precheck(token); err != nil {
-		if !errors.Is(err, ErrNoToken) { // reported by WriteError
-			v.rejected(err, nil, "")
-		}
-		return nil, err
-	}
 	now := v.cfg.Now()
-	if v.cache != nil {
+	// The cache holds only tokens that passed every check, keyed by the
+	// exact string: a hit needs no precheck, only the size bound first.
+	if v.cache != nil && len(token) <= v.cfg.MaxTokenBytes {
 		if c, ok := v.cache.get(token, now); ok {
 			if h := v.cfg.Hooks.Verified; h != nil {
 				h(c, true)
 			}
 			return c, nil
 		}
+	}
+	if err := v.precheck(token); err != nil {
+		if !errors.Is(err, ErrNoToken) { // reported by WriteError
+			v.rejected(err, nil, "")
+		}
+		return nil, err
 	}
 	c, set, key, err := v.verify(ctx, token, now)
 	if err != nil {
