@@ -112,29 +112,31 @@ func ExampleGuard_RequireFunc() {
 	defer logto.Close()
 	defer v.Close()
 
-	// A token of an organization-level API resource may only reach its own
-	// organization's routes.
-	sameOrg := func(claims *middleware.Claims, c echo.Context) error {
-		if org, ok := claims.Organization(); ok && org == c.Param("org") {
-			return nil
+	// A requirement on a custom claim, added by a Logto custom JWT script.
+	proPlan := func(claims *middleware.Claims, _ echo.Context) error {
+		var custom struct {
+			Plan string `json:"plan"`
 		}
-		return middleware.ErrOrganization
+		if err := claims.Decode(&custom); err != nil || custom.Plan != "pro" {
+			return &middleware.Error{Kind: middleware.ErrClient, Description: "this route needs the pro plan"}
+		}
+		return nil
 	}
 
 	guard := echoguard.New(v)
 	e := echo.New()
-	e.GET("/orgs/:org/members", func(c echo.Context) error {
-		return c.String(http.StatusOK, "members of "+c.Param("org"))
-	}, guard.Authenticate(), guard.RequireFunc(sameOrg))
+	e.GET("/reports", func(c echo.Context) error {
+		return c.String(http.StatusOK, "reports")
+	}, guard.Authenticate(), guard.RequireFunc(proPlan))
 
-	token := logto.Mint(logtotest.Token{
-		Subject: "user-1", ClientID: "spa", Audience: "https://api.example.com", OrganizationID: "acme",
-	})
-	get(e, "/orgs/acme/members", token)
-	get(e, "/orgs/globex/members", token)
+	for _, plan := range []string{"pro", "free"} {
+		get(e, "/reports", logto.Mint(logtotest.Token{
+			Subject: "user-1", ClientID: "spa", Audience: "https://api.example.com", Extra: map[string]any{"plan": plan},
+		}))
+	}
 	// Output:
-	// 200 members of acme
-	// 403 {"error":"insufficient_scope","error_description":"organization mismatch"}
+	// 200 reports
+	// 403 {"error":"insufficient_scope","error_description":"this route needs the pro plan"}
 }
 
 func ExampleGuard_Require() {
