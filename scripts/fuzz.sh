@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-count_inputs() { find "$1" -type f 2>/dev/null | wc -l; }
+count_inputs() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
 while IFS= read -r file; do
 	dir=$(dirname "$file")
 	mod=$dir
