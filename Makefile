@@ -1,13 +1,12 @@
 # Every Go module in the repository: the root (core) and each directory with
 # its own go.mod (adapters, examples, benchmarks), found automatically.
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
-FUZZTIME ?= 5s
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz demo bench
+.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz runs.
-test: deps fmt vet gotest fuzz
+test: deps fmt vet gotest fuzz-short
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -25,9 +24,14 @@ vet:
 gotest:
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
-## fuzz: every fuzz target for FUZZTIME (make fuzz FUZZTIME=2m for a longer run).
+## fuzz-short: every fuzz target for FUZZTIME, 5s by default: part of make test.
+fuzz-short:
+	@scripts/fuzz.sh $(or $(FUZZTIME),5s)
+
+## fuzz: every fuzz target, one after the other, for FUZZTIME each, 2m by
+## default (make fuzz FUZZTIME=10m for a longer run).
 fuzz:
-	@scripts/fuzz.sh $(FUZZTIME)
+	@scripts/fuzz.sh $(or $(FUZZTIME),2m)
 
 ## demo: the quick start, end to end, on an embedded Logto-compatible issuer.
 demo:
