@@ -250,6 +250,9 @@ func usable(m jwkset.JWKMarshal) (*Key, jwkset.JWK, error) {
 	default:
 		return nil, jwkset.JWK{}, fmt.Errorf("alg %q", k.alg)
 	}
+	if k.alg != "" && !k.Fits(k.alg) {
+		return nil, jwkset.JWK{}, fmt.Errorf("alg %q does not fit the key", k.alg)
+	}
 	return k, jwk, nil
 }
 

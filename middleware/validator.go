@@ -144,11 +144,12 @@ func (v *Validator) Issuers() []string {
 }
 
 // Verify checks a raw access token (without the "Bearer " prefix) and
-// returns its claims. The checks, cheapest first: size and shape; the
-// verified-token cache; typ, iss (one of the trusted issuers, before any key
-// is fetched), aud; the algorithm allowlist and the key by kid from that
-// issuer's key set, which must fit the algorithm; the signature; exp
-// (required), iat and nbf with the leeway; sub (required).
+// returns its claims. The checks, cheapest first: size; the verified-token
+// cache; shape; decoding (claims of the right JSON types) and the algorithm
+// allowlist; member names, crit, typ, kid, iss (one of the trusted issuers)
+// and aud, all before any key is fetched; the key by kid from that issuer's
+// key set, which must fit the algorithm; the signature; exp (required), iat
+// and nbf with the leeway; sub (required).
 //
 // Every error matches one of this package's sentinels with errors.Is and is
 // an *[Error] carrying a description for the caller and detail for the log.
