@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/MicahParks/keyfunc/v3"
 	auth0jwks "github.com/auth0/go-jwt-middleware/v2/jwks"
 	auth0 "github.com/auth0/go-jwt-middleware/v2/validator"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 	echojwt "github.com/labstack/echo-jwt/v4"
