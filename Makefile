@@ -4,7 +4,7 @@ MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirna
 FUZZTIME ?= 5s
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz demo bench
+.PHONY: test deps fmt vet gotest fuzz demo bench load
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz runs.
 test: deps fmt vet gotest fuzz
@@ -33,6 +33,20 @@ fuzz:
 demo:
 	@cd examples && $(GO) run ./quickstart
 
-## bench: side-by-side benchmarks against peer libraries.
+## bench: side-by-side benchmarks against peer libraries (benchmarks/README.md);
+## results in benchmarks/bench.txt, summarised by benchstat when installed
+## (go install golang.org/x/perf/cmd/benchstat@latest).
+BENCH ?= .
+BENCHCOUNT ?= 6
+BENCHTIME ?= 300ms
 bench:
-	@cd benchmarks && $(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	@cd benchmarks && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) ./... | tee bench.txt
+	@! grep -q '^FAIL' benchmarks/bench.txt
+	@bs=$$(command -v benchstat || echo "$$($(GO) env GOPATH)/bin/benchstat"); \
+	if [ -x "$$bs" ]; then cd benchmarks && "$$bs" bench.txt; fi
+
+## load: loopback load test: logtoguard with and without its cache against a
+## bare net/http server (make load LOADFLAGS="-duration 10s -workers 32").
+LOADFLAGS ?= -duration 5s
+load:
+	@cd benchmarks && $(GO) run ./cmd/load $(LOADFLAGS)
