@@ -231,6 +231,7 @@ func BenchmarkCache(b *testing.B) {
 		fill(b, c, hot)
 		b.Run("hit/"+lib.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			i := 0
 			for b.Loop() {
 				if _, ok := c.get(hot[i%hitKeys]); !ok {
@@ -241,6 +242,7 @@ func BenchmarkCache(b *testing.B) {
 		})
 		b.Run("hit-parallel/"+lib.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				i := mrand.IntN(hitKeys)
 				for pb.Next() {
@@ -261,6 +263,7 @@ func BenchmarkCache(b *testing.B) {
 			c := lib.new(b, churnCap)
 			var hits, ops int
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			i := 0
 			for b.Loop() {
 				t := toks[seq[i%churnOps]]
@@ -278,6 +281,7 @@ func BenchmarkCache(b *testing.B) {
 			c := lib.new(b, churnCap)
 			var hits, ops atomic.Int64
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				var h, n int64
 				i := mrand.IntN(churnOps)
@@ -314,6 +318,7 @@ func benchVerifyHits(b *testing.B) {
 	}
 	b.Run("hit/logtoguard-verify", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuMetric(b)()
 		i := 0
 		for b.Loop() {
 			if _, err := v.Verify(ctx, real[i%hitKeys]); err != nil {
@@ -324,6 +329,7 @@ func benchVerifyHits(b *testing.B) {
 	})
 	b.Run("hit-parallel/logtoguard-verify", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuMetric(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			i := mrand.IntN(hitKeys)
 			for pb.Next() {

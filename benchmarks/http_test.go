@@ -74,6 +74,7 @@ func BenchmarkHTTP(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			r := newRequest()
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			for b.Loop() {
 				if !serve(b, s.h, r) {
 					return
@@ -82,6 +83,7 @@ func BenchmarkHTTP(b *testing.B) {
 		})
 		b.Run(s.name+"-parallel", func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuMetric(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				r := newRequest()
 				for pb.Next() {

@@ -22,6 +22,7 @@ func BenchmarkVerify(b *testing.B) {
 				warm(b, verify, tok)
 				b.Run(lib.name, func(b *testing.B) {
 					b.ReportAllocs()
+					defer cpuMetric(b)()
 					for b.Loop() {
 						if err := verify(tok); err != nil {
 							b.Fatal(err)
@@ -33,6 +34,7 @@ func BenchmarkVerify(b *testing.B) {
 				}
 				b.Run(lib.name+"-parallel", func(b *testing.B) {
 					b.ReportAllocs()
+					defer cpuMetric(b)()
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							if err := verify(tok); err != nil {
