@@ -50,7 +50,7 @@ bench:
 	if [ -x "$$bs" ]; then cd benchmarks && "$$bs" bench.txt; fi
 
 ## load: loopback load test: logtoguard with and without its cache against a
-## bare net/http server (make load LOADFLAGS="-duration 10s -workers 32").
-LOADFLAGS ?= -duration 5s
+## bare net/http server (make load LOADFLAGS="-duration 5s -rounds 1 -workers 32").
+LOADFLAGS ?= -duration 2s -rounds 3
 load:
 	@cd benchmarks && $(GO) run ./cmd/load $(LOADFLAGS)
