@@ -132,7 +132,8 @@ func echoJWTConfig(tb testing.TB, f *fixture) echojwt.Config {
 }
 
 // echoJWTVerify runs echo-jwt's middleware on one echo context that carries
-// the token: its header extraction, parsing and c.Set of the token.
+// the token: its header extraction, parsing and c.Set of the token. The
+// function it returns is not safe for concurrent use.
 func echoJWTVerify(tb testing.TB, f *fixture) func(string) error {
 	mw := echojwt.WithConfig(echoJWTConfig(tb, f))
 	e := echo.New()
