@@ -1,0 +1,295 @@
+// Command load fires HTTP/1.1 keep-alive load at three servers on
+// 127.0.0.1, in turn, and prints their throughput and latency:
+//
+//   - logtoguard: GET /products behind the net/http adapter, requiring
+//     read:products, as in examples/nethttp, every request with the same
+//     token (the verified-token cache answers);
+//   - logtoguard-nocache: the same with Config.Cache.Disabled, so every
+//     request checks the signature;
+//   - bare: the same route and handler with no authentication.
+//
+// It starts its own Logto-compatible issuer (logtotest), so it needs no
+// network:
+//
+//	go run ./cmd/load -duration 5s -workers 16
+//
+// Each server gets -workers concurrent clients for -duration or -requests
+// requests, whichever ends first. The generator and the servers share the
+// machine's cores, so the numbers compare the servers with each other, not
+// with another machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logtoguard/logtoguard/adapters/nethttp"
+	"github.com/logtoguard/logtoguard/logtotest"
+	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/scopes"
+)
+
+// api is the API resource the servers accept tokens for.
+const api = "https://api.example.com"
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each server is loaded")
+	flag.IntVar(&o.requests, "requests", 2_000_000, "most requests sent to each server")
+	flag.IntVar(&o.workers, "workers", 16, "concurrent keep-alive connections")
+	flag.IntVar(&o.rounds, "rounds", 1, "times each server is loaded, in turn; results add up")
+	flag.Parse()
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration time.Duration
+	requests int
+	workers  int
+	rounds   int
+}
+
+// run starts the issuer and the servers, loads each server in turn and
+// writes the table to w.
+func run(ctx context.Context, o options, w io.Writer) error {
+	if o.workers < 1 || o.requests < 1 || o.rounds < 1 || o.duration <= 0 {
+		return errors.New("duration, requests, workers and rounds must be positive")
+	}
+	iss, err := logtotest.Start()
+	if err != nil {
+		return err
+	}
+	defer iss.Close()
+	srvs, err := startServers(ctx, iss)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range srvs {
+			s.close()
+		}
+	}()
+	token := iss.M2MToken("inventory-sync", api, "read:products")
+
+	results := make([]result, len(srvs))
+	for range o.rounds {
+		for i, s := range srvs {
+			results[i].add(load(s.url+"/products", token, o))
+		}
+	}
+	fmt.Fprintf(w, "%d workers, %s or %d requests per server and round, %d round(s)\n\n", o.workers, o.duration, o.requests, o.rounds)
+	printTable(w, srvs, results)
+	return nil
+}
+
+// server is one of the servers under load.
+type server struct {
+	name  string
+	url   string
+	close func()
+}
+
+// products is the route's handler on every server.
+func products(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `[{"id":1,"name":"Widget"},{"id":2,"name":"Gadget"}]`)
+}
+
+// startServers starts the three servers on 127.0.0.1.
+func startServers(ctx context.Context, iss *logtotest.Issuer) ([]server, error) {
+	var srvs []server
+	closeAll := func() {
+		for _, s := range srvs {
+			s.close()
+		}
+	}
+	for _, kind := range []string{"bare", "logtoguard", "logtoguard-nocache"} {
+		h := http.Handler(http.HandlerFunc(products))
+		var v *middleware.Validator
+		if kind != "bare" {
+			var err error
+			v, err = middleware.New(middleware.Config{
+				Endpoint:  iss.Endpoint(),
+				Audiences: []string{api},
+				Cache:     middleware.CacheConfig{Disabled: kind == "logtoguard-nocache"},
+				Logger:    slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = v.WaitReady(wctx)
+			cancel()
+			if err != nil {
+				_ = v.Close()
+				closeAll()
+				return nil, err
+			}
+			g := nethttp.New(v)
+			h = g.Authenticate(g.RequireScopes(scopes.All("read:products"))(h))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /products", h)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			if v != nil {
+				_ = v.Close()
+			}
+			closeAll()
+			return nil, err
+		}
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = hs.Serve(ln)
+		}()
+		srvs = append(srvs, server{name: kind, url: "http://" + ln.Addr().String(), close: func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+			<-done
+			if v != nil {
+				_ = v.Close()
+			}
+		}})
+	}
+	return srvs, nil
+}
+
+// result is what load measured on one server.
+type result struct {
+	requests  int
+	errors    int
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+func (r *result) add(o result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+}
+
+func (r result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of the latencies,
+// by the nearest-rank method.
+func (r result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.latencies)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
+}
+
+// load sends GET url with the token from o.workers keep-alive connections
+// until o.duration has passed or o.requests were sent. A request that
+// fails or is not answered 200 counts as an error.
+func load(url, token string, o options) result {
+	tr := &http.Transport{
+		MaxIdleConns:        o.workers,
+		MaxIdleConnsPerHost: o.workers,
+		MaxConnsPerHost:     o.workers,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	per := make([]result, o.workers)
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	for i := range per {
+		wg.Add(1)
+		go func(r *result) {
+			defer wg.Done()
+			r.latencies = make([]time.Duration, 0, min(o.requests/o.workers+1, 1<<20))
+			for time.Now().Before(deadline) && sent.Add(1) <= int64(o.requests) {
+				t0 := time.Now()
+				err := get(client, url, token)
+				r.latencies = append(r.latencies, time.Since(t0))
+				r.requests++
+				if err != nil {
+					r.errors++
+				}
+			}
+		}(&per[i])
+	}
+	wg.Wait()
+	var total result
+	for _, r := range per {
+		total.add(r)
+	}
+	total.elapsed = time.Since(start)
+	return total
+}
+
+func get(client *http.Client, url, token string) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// Read the whole body so the connection is reused.
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func printTable(w io.Writer, srvs []server, results []result) {
+	var bare float64
+	for i, s := range srvs {
+		if s.name == "bare" {
+			bare = results[i].rate()
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join([]string{"server", "requests", "errors", "req/s", "p50", "p99", "vs bare", ""}, "\t"))
+	for i, s := range srvs {
+		r := results[i]
+		ratio := "-"
+		if bare > 0 {
+			ratio = fmt.Sprintf("%.1f%%", 100*r.rate()/bare)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", s.name, r.requests, r.errors, r.rate(),
+			r.percentile(50).Round(time.Microsecond), r.percentile(99).Round(time.Microsecond), ratio)
+	}
+	_ = tw.Flush()
+}
