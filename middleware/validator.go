@@ -184,6 +184,14 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	return c, nil
 }
 
+// compactJWS holds the bytes of a compact JWS: base64url and the dot.
+var compactJWS = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
+		t[c] = true
+	}
+	return t
+}()
+
 // precheck rejects what is not a compact JWS before any decoding.
 func (v *Validator) precheck(token string) error {
 	if token == "" {
@@ -192,16 +200,14 @@ func (v *Validator) precheck(token string) error {
 	if len(token) > v.cfg.MaxTokenBytes {
 		return newError(ErrMalformed, fmt.Sprintf("token is larger than %d bytes", v.cfg.MaxTokenBytes))
 	}
-	dots := 0
+	bad := false
 	for i := 0; i < len(token); i++ {
-		switch ch := token[i]; {
-		case ch == '.':
-			dots++
-		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
-		default:
-			return newError(ErrMalformed, "token is not a JWT (characters outside base64url)")
-		}
+		bad = bad || !compactJWS[token[i]]
 	}
+	if bad {
+		return newError(ErrMalformed, "token is not a JWT (characters outside base64url)")
+	}
+	dots := strings.Count(token, ".")
 	switch dots {
 	case 2:
 	case 0:
