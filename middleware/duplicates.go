@@ -70,12 +70,29 @@ func memberProblem(b []byte, claims bool) string {
 			}
 			seen = append(seen, name)
 			if claims {
-				for _, c := range claimNames {
-					if len(name) <= 3*len(c) && string(name) != c && strings.EqualFold(string(name), c) {
-						return "has the member " + quote(string(name)) + ", which is not " + quote(c)
-					}
+				if c := foldsToClaim(name, escaped); c != "" {
+					return "has the member " + quote(string(name)) + ", which is not " + quote(c)
 				}
 			}
+		}
+	}
+	return ""
+}
+
+// foldsToClaim returns the registered claim that name spells in another
+// case, or "". Folding keeps the length of ASCII, so a plain ASCII name is
+// compared only with names of its length; a name that was escaped or holds
+// other bytes may fold from longer runes (ſ, the Kelvin sign) and is
+// compared with all.
+func foldsToClaim(name []byte, escaped bool) string {
+	for _, c := range claimNames {
+		if string(name) == c {
+			return "" // the names do not fold to one another
+		}
+	}
+	for _, c := range claimNames {
+		if (escaped || len(name) == len(c)) && strings.EqualFold(string(name), c) {
+			return c
 		}
 	}
 	return ""

@@ -184,10 +184,14 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	return c, nil
 }
 
-// compactJWS holds the bytes of a compact JWS: base64url and the dot.
-var compactJWS = func() (t [256]bool) {
+// notCompactJWS is 1 for every byte that a compact JWS cannot hold: all
+// but base64url and the dot.
+var notCompactJWS = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 1
+	}
 	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
-		t[c] = true
+		t[c] = 0
 	}
 	return t
 }()
@@ -200,11 +204,11 @@ func (v *Validator) precheck(token string) error {
 	if len(token) > v.cfg.MaxTokenBytes {
 		return newError(ErrMalformed, fmt.Sprintf("token is larger than %d bytes", v.cfg.MaxTokenBytes))
 	}
-	bad := false
+	var bad byte
 	for i := 0; i < len(token); i++ {
-		bad = bad || !compactJWS[token[i]]
+		bad |= notCompactJWS[token[i]]
 	}
-	if bad {
+	if bad != 0 {
 		return newError(ErrMalformed, "token is not a JWT (characters outside base64url)")
 	}
 	dots := strings.Count(token, ".")
