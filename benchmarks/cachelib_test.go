@@ -20,8 +20,9 @@ import (
 
 // The verified-token cache maps a token (about 700 bytes for Logto) to a
 // small struct pointer and must expire entries. These benchmarks run the
-// same workloads on logtoguard's sharded map and on three well-kept cache
-// libraries, each configured with a capacity and a TTL.
+// same workloads on logtoguard's cache, on the sharded map it used before,
+// and on three well-kept cache libraries, each configured with a capacity
+// and a TTL.
 
 const (
 	cacheTTL     = 10 * time.Minute
@@ -47,10 +48,49 @@ type tokenCache interface {
 	set(token string, e *cachedEntry)
 }
 
-// shardedMap is the algorithm of logtoguard's middleware/cache.go (whose
-// type is unexported): maphash-selected shards, each a map under an
-// RWMutex, a read lock per hit, the expiry checked on the hit, and a random
-// entry evicted when a shard is full.
+// syncMapRing is the algorithm of logtoguard's middleware/cache.go (whose
+// type is unexported): a sync.Map, whose lookups take no lock, the expiry
+// checked on the hit, and a ring of the inserted tokens under a mutex that
+// drops the token inserted longest ago when the cache is full.
+type syncMapRing struct {
+	m    sync.Map
+	mu   sync.Mutex
+	ring []string
+	next int
+}
+
+func newSyncMapRing(entries int) *syncMapRing { return &syncMapRing{ring: make([]string, entries)} }
+
+func (c *syncMapRing) get(token string) (*cachedEntry, bool) {
+	v, ok := c.m.Load(token)
+	if !ok {
+		return nil, false
+	}
+	e := v.(*cachedEntry)
+	if !time.Now().Before(e.expires) {
+		c.m.CompareAndDelete(token, e)
+		return nil, false
+	}
+	return e, true
+}
+
+func (c *syncMapRing) set(token string, e *cachedEntry) {
+	if _, loaded := c.m.Swap(token, e); loaded {
+		return
+	}
+	c.mu.Lock()
+	oldest := c.ring[c.next]
+	c.ring[c.next] = token
+	c.next = (c.next + 1) % len(c.ring)
+	c.mu.Unlock()
+	if oldest != "" && oldest != token {
+		c.m.Delete(oldest)
+	}
+}
+
+// shardedMap is the algorithm logtoguard's cache had before, for
+// comparison: maphash-selected shards, each a map under an RWMutex, a read
+// lock per hit, and a random entry evicted when a shard is full.
 type shardedMap struct {
 	seed   maphash.Seed
 	shards []mapShard
@@ -156,7 +196,8 @@ var cacheLibs = []struct {
 	name string
 	new  func(tb testing.TB, capacity int) tokenCache
 }{
-	{"logtoguard", func(_ testing.TB, n int) tokenCache { return newShardedMap(n) }},
+	{"logtoguard", func(_ testing.TB, n int) tokenCache { return newSyncMapRing(n) }},
+	{"sharded-map", func(_ testing.TB, n int) tokenCache { return newShardedMap(n) }},
 	{"otter", func(_ testing.TB, n int) tokenCache { return newOtter(n) }},
 	{"ristretto", newRistretto},
 	{"golang-lru-expirable", func(_ testing.TB, n int) tokenCache { return newLRU(n) }},

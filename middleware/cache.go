@@ -1,8 +1,6 @@
 package middleware
 
 import (
-	"hash/maphash"
-	"runtime"
 	"sync"
 	"time"
 
@@ -32,8 +30,8 @@ const (
 type CacheConfig struct {
 	// Disabled turns the cache off.
 	Disabled bool
-	// MaxEntries bounds the number of tokens remembered; when full, a random
-	// entry is evicted. Default DefaultCacheEntries.
+	// MaxEntries bounds the number of tokens remembered; when full, the
+	// token inserted longest ago leaves. Default DefaultCacheEntries.
 	MaxEntries int
 	// MaxTTL bounds how long one verdict is reused. Default
 	// DefaultCacheMaxTTL.
@@ -47,19 +45,19 @@ type cacheEntry struct {
 	expires time.Time // exp + leeway, or sooner by MaxTTL
 }
 
-type cacheShard struct {
-	mu  sync.RWMutex
-	m   map[string]*cacheEntry
-	cap int
-}
-
-// cache is a sharded map: hits take one shard's read lock, so they scale
-// across cores.
+// cache maps token strings to verdicts in a sync.Map, whose lookups take
+// no lock and write no shared memory: hits scale across cores, even when
+// every request presents the same token. Insertions, one per token that
+// verified, go through a ring of the inserted tokens under a mutex: when
+// the ring is full, the token inserted longest ago leaves the map. The map
+// never holds more tokens than the ring has slots.
 type cache struct {
-	seed   maphash.Seed
-	shards []cacheShard
-	mask   uint64
+	m      sync.Map // string -> *cacheEntry
 	maxTTL time.Duration
+
+	mu   sync.Mutex
+	ring []string // tokens in the order they were inserted
+	next int      // the slot of the next insertion, holding the oldest
 }
 
 func newCache(cfg CacheConfig) *cache {
@@ -74,42 +72,19 @@ func newCache(cfg CacheConfig) *cache {
 	if ttl <= 0 {
 		ttl = DefaultCacheMaxTTL
 	}
-	n := 1
-	for n < 8*runtime.GOMAXPROCS(0) && n < 256 {
-		n <<= 1
-	}
-	for n > 1 && entries/n < 16 {
-		n >>= 1
-	}
-	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n), mask: uint64(n - 1), maxTTL: ttl}
-	per := (entries + n - 1) / n
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]*cacheEntry)
-		c.shards[i].cap = per
-	}
-	return c
-}
-
-func (c *cache) shard(token string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, token)&c.mask]
+	return &cache{maxTTL: ttl, ring: make([]string, entries)}
 }
 
 // get returns the claims of a token that verified before, if the verdict
 // still holds at now.
 func (c *cache) get(token string, now time.Time) (*Claims, bool) {
-	s := c.shard(token)
-	s.mu.RLock()
-	e := s.m[token]
-	s.mu.RUnlock()
-	if e == nil {
+	v, ok := c.m.Load(token)
+	if !ok {
 		return nil, false
 	}
+	e := v.(*cacheEntry)
 	if !now.Before(e.expires) || e.set.Current(e.key.ID()) != e.key {
-		s.mu.Lock()
-		if s.m[token] == e {
-			delete(s.m, token)
-		}
-		s.mu.Unlock()
+		c.m.CompareAndDelete(token, e)
 		return nil, false
 	}
 	return e.claims, true
@@ -119,18 +94,17 @@ func (c *cache) put(token string, e *cacheEntry, now time.Time) {
 	if limit := now.Add(c.maxTTL); limit.Before(e.expires) {
 		e.expires = limit
 	}
-	s := c.shard(token)
-	s.mu.Lock()
-	if len(s.m) >= s.cap {
-		if _, ok := s.m[token]; !ok {
-			// Map iteration starts at a random place: this evicts a random
-			// entry in constant time, so churn never slows the hit path.
-			for k := range s.m {
-				delete(s.m, k)
-				break
-			}
-		}
+	if _, loaded := c.m.Swap(token, e); loaded {
+		return // the token has its slot already
 	}
-	s.m[token] = e
-	s.mu.Unlock()
+	c.mu.Lock()
+	oldest := c.ring[c.next]
+	c.ring[c.next] = token
+	c.next = (c.next + 1) % len(c.ring)
+	c.mu.Unlock()
+	// The oldest token may have left already (expired), or been inserted
+	// again since, in which case it leaves a little early.
+	if oldest != "" && oldest != token {
+		c.m.Delete(oldest)
+	}
 }
