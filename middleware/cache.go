@@ -10,8 +10,8 @@ import (
 // Defaults of [CacheConfig].
 const (
 	// DefaultCacheEntries bounds the verified-token cache. An entry holds
-	// the token string and its claims: 1.1 KiB for a 526-byte Logto M2M
-	// token (BenchmarkCacheEntryBytes), so the default holds about 11 MiB.
+	// the token string and its claims: 1.2 KiB for a 526-byte Logto M2M
+	// token (BenchmarkCacheEntryBytes), so the default holds about 12 MiB.
 	// Only tokens the issuer signed get in; each is at most
 	// Config.MaxTokenBytes.
 	DefaultCacheEntries = 10_000
