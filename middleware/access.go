@@ -1,8 +1,12 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"strings"
+
+	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // AuthorizeOrganization checks that c speaks for organization orgID, the
@@ -37,6 +41,45 @@ func AuthorizeOrganization(c *Claims, orgID string) error {
 		e.Description += ": request a token with organization_id (an organization token or an organization-level API resource)"
 	}
 	return e
+}
+
+type organizationKey struct{}
+
+// WithAuthorizedOrganization returns a copy of ctx recording that the route
+// authorized organization orgID for the request, as the adapters'
+// RequireOrganization do once [AuthorizeOrganization] passes. It is what
+// lets an organization token through [AuthorizeScopes].
+func WithAuthorizedOrganization(ctx context.Context, orgID string) context.Context {
+	return context.WithValue(ctx, organizationKey{}, orgID)
+}
+
+// AuthorizeScopes is [Authorize] for a request: it also refuses an
+// organization token (see [Claims.IsOrganizationToken]) unless the route
+// authorized that token's organization first ([WithAuthorizedOrganization]).
+// Organization tokens carry organization scopes, which may share names with
+// the API's own scopes: without this, a validator that accepts organization
+// tokens would let them through every route that checks scopes only. It
+// returns nil, a *[ScopeError], or an *[Error] matching [ErrOrganization].
+func AuthorizeScopes(ctx context.Context, c *Claims, req scopes.Requirement) error {
+	if c != nil && c.IsOrganizationToken() {
+		org, _ := ctx.Value(organizationKey{}).(string)
+		if id, _ := c.Organization(); org == "" || id != org {
+			return newError(ErrOrganization, "an organization token is accepted only on routes for its organization")
+		}
+	}
+	return Authorize(c, req)
+}
+
+// IsOrganizationToken reports whether c is a Logto organization token:
+// every audience is urn:logto:organization:<id>, so its scopes are
+// organization scopes, not the API's.
+func (c *Claims) IsOrganizationToken() bool {
+	for _, a := range c.Audience {
+		if !strings.HasPrefix(a, OrganizationAudiencePrefix) {
+			return false
+		}
+	}
+	return len(c.Audience) > 0
 }
 
 // AuthorizeM2M checks that c was issued to a machine-to-machine app (sub ==

@@ -125,3 +125,53 @@ func TestReason(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeScopes: an organization token meets a scope requirement only
+// on a route that authorized its organization; other tokens are unaffected.
+func TestAuthorizeScopes(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, func(c *middleware.Config) { c.AcceptOrganizationTokens = true })
+	verify := func(tok string) *middleware.Claims {
+		t.Helper()
+		c, err := v.Verify(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	orgToken := verify(iss.OrganizationToken("user-1", "spa", "org-a", "read:products"))
+	orgAPI := verify(iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: api, OrganizationID: "org-a", Scopes: []string{"read:products"}}))
+	plain := verify(iss.UserToken("user-1", "spa", api, "read:products"))
+	if !orgToken.IsOrganizationToken() || orgAPI.IsOrganizationToken() || plain.IsOrganizationToken() {
+		t.Fatal("IsOrganizationToken: want true only for the organization token")
+	}
+	req := scopes.All("read:products")
+	background := context.Background()
+	orgA := middleware.WithAuthorizedOrganization(background, "org-a")
+	orgB := middleware.WithAuthorizedOrganization(background, "org-b")
+	tests := []struct {
+		name string
+		ctx  context.Context
+		c    *middleware.Claims
+		want error
+	}{
+		{"organization token, route without organization", background, orgToken, middleware.ErrOrganization},
+		{"organization token, route for another organization", orgB, orgToken, middleware.ErrOrganization},
+		{"organization token, route for its organization", orgA, orgToken, nil},
+		{"organization-level API token, route without organization", background, orgAPI, nil},
+		{"API token", background, plain, nil},
+		{"API token lacking the scope", background, plain, middleware.ErrInsufficientScope},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := req
+			if tt.want == middleware.ErrInsufficientScope {
+				r = scopes.All("write:products")
+			}
+			err := middleware.AuthorizeScopes(tt.ctx, tt.c, r)
+			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

@@ -61,9 +61,11 @@ type Config struct {
 	// whose aud is urn:logto:organization:<id>, for any organization. A route
 	// that serves them must check which organization the token is for (see
 	// [AuthorizeOrganization] and the adapters' RequireOrganization);
-	// organization scopes are in Claims.Scopes as usual. Such tokens pass
-	// every route of the validator that checks only scopes, so keep them to
-	// a validator of their own, used by the organization routes alone.
+	// organization scopes are in Claims.Scopes as usual. The adapters'
+	// RequireScopes (through [AuthorizeScopes]) refuse an organization token
+	// on a route that did not authorize its organization first, since
+	// organization scopes may share names with the API's; a route behind
+	// Authenticate alone still lets it through.
 	AcceptOrganizationTokens bool
 
 	// Leeway is the clock skew allowed for exp, iat and nbf. Zero means

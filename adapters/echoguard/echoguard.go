@@ -1,6 +1,8 @@
 package echoguard
 
 import (
+	"context"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/logtoguard/logtoguard/middleware"
@@ -58,8 +60,12 @@ func (g *Guard) Authenticate() echo.MiddlewareFunc {
 // unless the claims stored by [Guard.Authenticate] meet req. A request
 // without claims (a route not behind Authenticate) gets 401.
 func (g *Guard) RequireScopes(req scopes.Requirement) echo.MiddlewareFunc {
-	return g.RequireFunc(func(claims *middleware.Claims, _ echo.Context) error {
-		return middleware.Authorize(claims, req)
+	return g.RequireFunc(func(claims *middleware.Claims, c echo.Context) error {
+		ctx := context.Background()
+		if c.Request() != nil {
+			ctx = c.Request().Context()
+		}
+		return middleware.AuthorizeScopes(ctx, claims, req)
 	})
 }
 
@@ -106,9 +112,17 @@ func (g *Guard) fail(c echo.Context, err error) error {
 // middleware.AuthorizeOrganization). Like RequireScopes, it runs after
 // Authenticate.
 func (g *Guard) RequireOrganization(org func(echo.Context) string) echo.MiddlewareFunc {
-	return g.RequireFunc(func(claims *middleware.Claims, c echo.Context) error {
+	check := g.RequireFunc(func(claims *middleware.Claims, c echo.Context) error {
 		return middleware.AuthorizeOrganization(claims, org(c))
 	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return check(func(c echo.Context) error {
+			if r := c.Request(); r != nil {
+				c.SetRequest(r.WithContext(middleware.WithAuthorizedOrganization(r.Context(), org(c))))
+			}
+			return next(c)
+		})
+	}
 }
 
 // Param returns a function that reads the named path parameter, for

@@ -38,6 +38,7 @@ func echoEngine(v *middleware.Validator) *echo.Echo {
 	e.GET("/members/:org", who, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")))
 	e.GET("/sync", who, guard.Authenticate(), guard.RequireM2M("inventory-sync"))
 	e.GET("/me", who, guard.Authenticate(), guard.RequireUser())
+	e.GET("/orgs/:org/products", who, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")), guard.RequireScopes(scopes.All("read:products")))
 	return e
 }
 

@@ -1,6 +1,8 @@
 package ginguard
 
 import (
+	"context"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/logtoguard/logtoguard/middleware"
@@ -46,8 +48,12 @@ func (g *Guard) Authenticate() gin.HandlerFunc {
 // unless the claims stored by [Guard.Authenticate] meet req. A request
 // without claims (a route not behind Authenticate) gets 401.
 func (g *Guard) RequireScopes(req scopes.Requirement) gin.HandlerFunc {
-	return g.RequireFunc(func(claims *middleware.Claims, _ *gin.Context) error {
-		return middleware.Authorize(claims, req)
+	return g.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
+		ctx := context.Background()
+		if c.Request != nil {
+			ctx = c.Request.Context()
+		}
+		return middleware.AuthorizeScopes(ctx, claims, req)
 	})
 }
 
@@ -111,9 +117,15 @@ func (g *Guard) fail(c *gin.Context, err error) {
 // middleware.AuthorizeOrganization). Like RequireScopes, it runs after
 // Authenticate.
 func (g *Guard) RequireOrganization(org func(*gin.Context) string) gin.HandlerFunc {
-	return g.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
+	check := g.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
 		return middleware.AuthorizeOrganization(claims, org(c))
 	})
+	return func(c *gin.Context) {
+		check(c)
+		if !c.IsAborted() && c.Request != nil {
+			c.Request = c.Request.WithContext(middleware.WithAuthorizedOrganization(c.Request.Context(), org(c)))
+		}
+	}
 }
 
 // Param returns a function that reads the named path parameter, for

@@ -40,6 +40,7 @@ func ginEngine(v *middleware.Validator) *gin.Engine {
 	r.GET("/members/:org", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), who)
 	r.GET("/sync", guard.Authenticate(), guard.RequireM2M("inventory-sync"), who)
 	r.GET("/me", guard.Authenticate(), guard.RequireUser(), who)
+	r.GET("/orgs/:org/products", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), guard.RequireScopes(scopes.All("read:products")), who)
 	return r
 }
 

@@ -47,8 +47,8 @@ func (g *Guard) Authenticate(next http.Handler) http.Handler {
 // unless the claims put in the context by [Guard.Authenticate] meet req. A
 // request without claims (a route not behind Authenticate) gets 401.
 func (g *Guard) RequireScopes(req scopes.Requirement) func(http.Handler) http.Handler {
-	return g.RequireFunc(func(c *middleware.Claims, _ *http.Request) error {
-		return middleware.Authorize(c, req)
+	return g.RequireFunc(func(c *middleware.Claims, r *http.Request) error {
+		return middleware.AuthorizeScopes(r.Context(), c, req)
 	})
 }
 
@@ -88,9 +88,14 @@ func (g *Guard) Require(req scopes.Requirement) func(http.Handler) http.Handler 
 // middleware.AuthorizeOrganization). Otherwise it answers 403. Like
 // RequireScopes, it runs after Authenticate.
 func (g *Guard) RequireOrganization(org func(*http.Request) string) func(http.Handler) http.Handler {
-	return g.RequireFunc(func(c *middleware.Claims, r *http.Request) error {
+	check := g.RequireFunc(func(c *middleware.Claims, r *http.Request) error {
 		return middleware.AuthorizeOrganization(c, org(r))
 	})
+	return func(next http.Handler) http.Handler {
+		return check(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(middleware.WithAuthorizedOrganization(r.Context(), org(r))))
+		}))
+	}
 }
 
 // PathValue returns a function that reads the named wildcard of the

@@ -24,7 +24,8 @@ const API = "https://api.example.com"
 
 // Engine builds, with the adapter under test, the routes that Reference
 // builds with net/http: /read, /write, /any, /unguarded, /orgs/{org},
-// /members/{org}, /sync and /me, each writing [WriteWho] when it lets the
+// /members/{org}, /sync, /me and /orgs/{org}/products (RequireOrganization,
+// then RequireScopes read:products), each writing [WriteWho] when it lets the
 // request through.
 type Engine func(v *middleware.Validator) http.Handler
 
@@ -35,7 +36,10 @@ func NewValidator(t *testing.T, iss *logtotest.Issuer, wait bool) *middleware.Va
 	v, err := middleware.New(middleware.Config{
 		Endpoint:  iss.Endpoint(),
 		Audiences: []string{API},
-		Logger:    slog.New(slog.DiscardHandler),
+		// Organization tokens pass Verify, so the routes' requirements
+		// alone keep them out of routes that name no organization.
+		AcceptOrganizationTokens: true,
+		Logger:                   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("middleware.New: %v", err)
@@ -93,6 +97,8 @@ func Reference(v *middleware.Validator) *http.ServeMux {
 	mux.Handle("GET /members/{org}", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(who)))
 	mux.Handle("GET /sync", guard.Authenticate(guard.RequireM2M("inventory-sync")(who)))
 	mux.Handle("GET /me", guard.Authenticate(guard.RequireUser()(who)))
+	mux.Handle("GET /orgs/{org}/products", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(
+		guard.RequireScopes(scopes.All("read:products"))(who))))
 	return mux
 }
 
@@ -136,6 +142,9 @@ func Run(t *testing.T, engine Engine) {
 	writeToken := iss.M2MToken("inventory-sync", API, "write:products")
 	noScopeToken := iss.M2MToken("inventory-sync", API)
 	acmeToken := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: API, OrganizationID: "acme"})
+	// An organization token whose organization permission is named like
+	// the API's read:products.
+	acmeOrgToken := iss.OrganizationToken("user-1", "spa", "acme", "read:products")
 	bearer := func(tok string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	}
@@ -316,6 +325,29 @@ func Run(t *testing.T, engine Engine) {
 			status:    403,
 			challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts users' tokens only"`,
 			body:      `{"error":"insufficient_scope","error_description":"this route accepts users' tokens only"}` + "\n",
+		},
+		{
+			name:   "organization token on its organization's route",
+			target: "/orgs/acme/products",
+			setup:  bearer(acmeOrgToken),
+			status: 200,
+			body:   "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			name:      "organization token on another organization's route",
+			target:    "/orgs/globex/products",
+			setup:     bearer(acmeOrgToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
+			body:      `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
+		},
+		{
+			name:      "organization token on a route that names no organization",
+			target:    "/read",
+			setup:     bearer(acmeOrgToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
+			body:      `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
 		},
 		{
 			name:      "expired token",
