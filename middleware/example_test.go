@@ -185,3 +185,23 @@ func ExampleResourceMetadataHandler() {
 	fmt.Print(rec.Body.String())
 	// Output: {"resource":"https://api.example.com","authorization_servers":["https://your-tenant.logto.app/oidc"],"scopes_supported":["read:products","write:products"],"bearer_methods_supported":["header"]}
 }
+
+func ExampleAuthorizeScopes() {
+	// An organization token whose organization permission is named like an
+	// API scope.
+	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa",
+		Audience: []string{"urn:logto:organization:org-a"}, Scopes: []string{"read:products"}}
+	req := scopes.All("read:products")
+
+	// On a route that names no organization, it is refused.
+	err := middleware.AuthorizeScopes(context.Background(), claims, req)
+	fmt.Println(errors.Is(err, middleware.ErrOrganization))
+
+	// On a route that authorized its organization (the adapters'
+	// RequireOrganization records it), its scopes count.
+	ctx := middleware.WithAuthorizedOrganization(context.Background(), "org-a")
+	fmt.Println(middleware.AuthorizeScopes(ctx, claims, req))
+	// Output:
+	// true
+	// <nil>
+}
