@@ -283,6 +283,10 @@ func TestUnusableKeysAreSkipped(t *testing.T) {
 	offCurve := ecKey(t, elliptic.P384(), "off-curve")
 	offCurve.Y = offCurve.X
 	dup := ecKey(t, elliptic.P384(), "good")
+	wrongCurve := ecKey(t, elliptic.P521(), "wrong-curve")
+	wrongCurve.ALG = "ES384" // a P-521 key cannot verify ES384
+	rsaAsEC := rsaKey(t, 2048, "rsa-as-ec")
+	rsaAsEC.ALG = "ES256"
 	body, _ := json.Marshal(map[string]any{"keys": []any{
 		noKID, enc, signOnly, weak, hsAlg, private, offCurve, good, dup,
 		map[string]any{"kty": "oct", "kid": "oct", "k": "c2VjcmV0"},
@@ -297,7 +301,7 @@ func TestUnusableKeysAreSkipped(t *testing.T) {
 	if err := s.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "not a JSON key set") {
 		t.Fatalf("document with non-object members: %v", err)
 	}
-	body, _ = json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{noKID, enc, signOnly, weak, hsAlg, private, offCurve, good, dup}})
+	body, _ = json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{noKID, enc, signOnly, weak, hsAlg, private, offCurve, wrongCurve, rsaAsEC, good, dup}})
 	ks.set(func(ks *keyServer) { ks.body = string(body) })
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatalf("Refresh: %v", err)
