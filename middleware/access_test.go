@@ -12,10 +12,11 @@ import (
 	"github.com/logtoguard/logtoguard/scopes"
 )
 
-func TestAuthorizeOrganizationAndClient(t *testing.T) {
-	iss := logtotest.New(t)
+// orgValidator returns a function that verifies a token with a validator
+// of iss that accepts organization tokens, failing the test on an error.
+func orgValidator(t *testing.T, iss *logtotest.Issuer) func(string) *middleware.Claims {
 	v := newValidator(t, iss, func(c *middleware.Config) { c.AcceptOrganizationTokens = true })
-	verify := func(tok string) *middleware.Claims {
+	return func(tok string) *middleware.Claims {
 		t.Helper()
 		c, err := v.Verify(context.Background(), tok)
 		if err != nil {
@@ -23,6 +24,11 @@ func TestAuthorizeOrganizationAndClient(t *testing.T) {
 		}
 		return c
 	}
+}
+
+func TestAuthorizeOrganizationAndClient(t *testing.T) {
+	iss := logtotest.New(t)
+	verify := orgValidator(t, iss)
 	m2m := verify(iss.M2MToken("app-1", api))
 	user := verify(iss.UserToken("user-1", "spa", api, "read:products"))
 	orgToken := verify(iss.OrganizationToken("user-1", "spa", "org-a", "read:members"))
@@ -130,15 +136,7 @@ func TestReason(t *testing.T) {
 // on a route that authorized its organization; other tokens are unaffected.
 func TestAuthorizeScopes(t *testing.T) {
 	iss := logtotest.New(t)
-	v := newValidator(t, iss, func(c *middleware.Config) { c.AcceptOrganizationTokens = true })
-	verify := func(tok string) *middleware.Claims {
-		t.Helper()
-		c, err := v.Verify(context.Background(), tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	verify := orgValidator(t, iss)
 	orgToken := verify(iss.OrganizationToken("user-1", "spa", "org-a", "read:products"))
 	orgAPI := verify(iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: api, OrganizationID: "org-a", Scopes: []string{"read:products"}}))
 	plain := verify(iss.UserToken("user-1", "spa", api, "read:products"))
