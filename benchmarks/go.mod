@@ -2,11 +2,8 @@ module github.com/logtoguard/logtoguard/benchmarks
 
 go 1.25.0
 
-replace github.com/logtoguard/logtoguard => ../
 
-replace github.com/logtoguard/logtoguard/adapters/ginguard => ../adapters/ginguard
 
-replace github.com/logtoguard/logtoguard/adapters/echoguard => ../adapters/echoguard
 
 require (
 	github.com/MicahParks/jwkset v0.11.4
@@ -21,8 +18,8 @@ require (
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
-	github.com/logtoguard/logtoguard v0.0.0
-	github.com/logtoguard/logtoguard/adapters/ginguard v0.0.0-00010101000000-000000000000
+	github.com/logtoguard/logtoguard v0.1.0
+	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
 	github.com/maypok86/otter/v2 v2.4.0
 )
 

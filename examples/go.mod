@@ -5,7 +5,7 @@ go 1.25.0
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/logtoguard/logtoguard v0.0.0
+	github.com/logtoguard/logtoguard v0.1.0
 	github.com/prometheus/client_golang v1.23.2
 	golang.org/x/oauth2 v0.30.0
 )
@@ -57,13 +57,10 @@ require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/logtoguard/logtoguard/adapters/echoguard v0.0.0
-	github.com/logtoguard/logtoguard/adapters/ginguard v0.0.0
+	github.com/logtoguard/logtoguard/adapters/echoguard v0.1.0
+	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
 	golang.org/x/time v0.15.0 // indirect
 )
 
-replace github.com/logtoguard/logtoguard => ../
 
-replace github.com/logtoguard/logtoguard/adapters/ginguard => ../adapters/ginguard
 
-replace github.com/logtoguard/logtoguard/adapters/echoguard => ../adapters/echoguard

@@ -4,7 +4,7 @@ go 1.25.0
 
 require (
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/logtoguard/logtoguard v0.0.0
+	github.com/logtoguard/logtoguard v0.1.0
 )
 
 require (
@@ -23,4 +23,3 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 )
 
-replace github.com/logtoguard/logtoguard => ../..

@@ -4,7 +4,7 @@ go 1.25.0
 
 require (
 	github.com/gin-gonic/gin v1.12.0
-	github.com/logtoguard/logtoguard v0.0.0
+	github.com/logtoguard/logtoguard v0.1.0
 )
 
 require (
@@ -43,4 +43,3 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
-replace github.com/logtoguard/logtoguard => ../..
