@@ -2,9 +2,7 @@ package middleware
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"strings"
 
 	"github.com/logtoguard/logtoguard/scopes"
 )
@@ -70,18 +68,6 @@ func AuthorizeScopes(ctx context.Context, c *Claims, req scopes.Requirement) err
 	return Authorize(c, req)
 }
 
-// IsOrganizationToken reports whether c is a Logto organization token:
-// every audience is urn:logto:organization:<id>, so its scopes are
-// organization scopes, not the API's.
-func (c *Claims) IsOrganizationToken() bool {
-	for _, a := range c.Audience {
-		if !strings.HasPrefix(a, OrganizationAudiencePrefix) {
-			return false
-		}
-	}
-	return len(c.Audience) > 0
-}
-
 // AuthorizeM2M checks that c was issued to a machine-to-machine app (sub ==
 // client_id, see [Claims.IsM2M]) and, when appIDs are given, that its App ID
 // is one of them. It returns nil or an *[Error] matching [ErrClient] (403).
@@ -102,42 +88,4 @@ func AuthorizeUser(c *Claims) error {
 		return newError(ErrClient, "this route accepts users' tokens only")
 	}
 	return nil
-}
-
-// Reason names the class of err in a few lowercase words joined by
-// underscores, for a metrics label or a log field: no_token,
-// invalid_request, malformed, opaque_token, algorithm, token_type,
-// unknown_key, signature, expired, not_yet_valid, issuer, audience,
-// organization, client, insufficient_scope, keys_unavailable, or other for
-// an error that is none of this package's. The set is fixed, so a label
-// built from it has a bounded number of values.
-func Reason(err error) string {
-	for _, r := range reasons {
-		if errors.Is(err, r.kind) {
-			return r.name
-		}
-	}
-	return "other"
-}
-
-var reasons = []struct {
-	kind error
-	name string
-}{
-	{ErrNoToken, "no_token"},
-	{ErrInvalidRequest, "invalid_request"},
-	{ErrMalformed, "malformed"},
-	{ErrOpaqueToken, "opaque_token"},
-	{ErrAlgorithm, "algorithm"},
-	{ErrTokenType, "token_type"},
-	{ErrUnknownKey, "unknown_key"},
-	{ErrSignature, "signature"},
-	{ErrExpired, "expired"},
-	{ErrNotYetValid, "not_yet_valid"},
-	{ErrIssuer, "issuer"},
-	{ErrAudience, "audience"},
-	{ErrOrganization, "organization"},
-	{ErrClient, "client"},
-	{ErrInsufficientScope, "insufficient_scope"},
-	{ErrKeysUnavailable, "keys_unavailable"},
 }

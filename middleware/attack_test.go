@@ -537,6 +537,9 @@ func (row attackRow) run(t *testing.T, e *attackEnv) []string {
 		!errors.Is(got, middleware.ErrInvalidToken):
 		fail("error %v does not match ErrInvalidToken", got)
 	}
+	if row.want != nil && middleware.CheckOf(got) == middleware.CheckNone {
+		fail("error %v names no check", got)
+	}
 	fetchesAfter := [3]int{e.a.JWKSFetches(), e.c.JWKSFetches(), int(e.r.fetches.Load())}
 	if !row.mayFetch && fetchesAfter != fetchesBefore {
 		fail("JWKS fetches (a, c, r) went from %v to %v", fetchesBefore, fetchesAfter)

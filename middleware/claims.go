@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/logtoguard/logtoguard/scopes"
@@ -60,6 +61,35 @@ func (c *Claims) HasScope(scope string) bool { return scopes.Has(c.Scopes, scope
 // token; the organization ID follows it.
 const OrganizationAudiencePrefix = "urn:logto:organization:"
 
+// organizationOf returns the organization ID of an organization audience
+// (urn:logto:organization:<id>, with a non-empty id). It is the one place
+// that tells an organization audience from another: Verify's audience
+// check, [Claims.IsOrganizationToken] and [Claims.Organization] all ask it.
+func organizationOf(aud string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(aud, OrganizationAudiencePrefix)
+	return id, ok && id != ""
+}
+
+// organizationAudiences counts the organization audiences in aud.
+func organizationAudiences(aud []string) int {
+	n := 0
+	for _, a := range aud {
+		if _, ok := organizationOf(a); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// IsOrganizationToken reports whether c is a Logto organization token:
+// every audience is urn:logto:organization:<id>, so its scopes are
+// organization scopes, not the API's. Verify refuses a token whose
+// audiences mix organization and other values, so a token it accepted is
+// either an organization token or has no organization audience.
+func (c *Claims) IsOrganizationToken() bool {
+	return len(c.Audience) > 0 && organizationAudiences(c.Audience) == len(c.Audience)
+}
+
 // Organization returns the organization the token speaks for: the
 // organization_id claim of an organization-level API token, or the ID in an
 // organization token's audience (urn:logto:organization:<id>).
@@ -68,8 +98,8 @@ func (c *Claims) Organization() (string, bool) {
 		return c.OrganizationID, true
 	}
 	for _, a := range c.Audience {
-		if len(a) > len(OrganizationAudiencePrefix) && a[:len(OrganizationAudiencePrefix)] == OrganizationAudiencePrefix {
-			return a[len(OrganizationAudiencePrefix):], true
+		if id, ok := organizationOf(a); ok {
+			return id, true
 		}
 	}
 	return "", false

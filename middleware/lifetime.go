@@ -84,16 +84,16 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // from exp+leeway on, and is not valid yet before iat-leeway or nbf-leeway.
 func checkLifetime(tc *tokenClaims, now time.Time, leeway time.Duration) *Error {
 	if !tc.ExpiresAt.set {
-		return newError(ErrMalformed, "the exp claim is missing")
+		return fail(CheckExp, ErrMalformed, "the exp claim is missing")
 	}
 	if !now.Before(tc.ExpiresAt.time().Add(leeway)) {
 		return newError(ErrExpired, "the token has expired")
 	}
 	if tc.IssuedAt.set && now.Before(tc.IssuedAt.time().Add(-leeway)) {
-		return newError(ErrNotYetValid, "the token's iat is in the future: check the clocks")
+		return fail(CheckIat, ErrNotYetValid, "the token's iat is in the future: check the clocks")
 	}
 	if tc.NotBefore.set && now.Before(tc.NotBefore.time().Add(-leeway)) {
-		return newError(ErrNotYetValid, "the token is not valid yet (nbf)")
+		return fail(CheckNbf, ErrNotYetValid, "the token is not valid yet (nbf)")
 	}
 	return nil
 }

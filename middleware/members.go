@@ -109,10 +109,10 @@ func (v *Validator) checkMembers(raw string) *Error {
 	}{{header, "header", false}, {payload, "claims", true}} {
 		b, err := v.parser.DecodeSegment(seg.part)
 		if err != nil {
-			return newError(ErrMalformed, "the token is malformed")
+			return fail(CheckEncoding, ErrMalformed, "the token is not valid base64url")
 		}
 		if p := memberProblem(b, seg.claims); p != "" {
-			return newError(ErrMalformed, "the token's "+seg.name+" "+p)
+			return fail(CheckMembers, ErrMalformed, "the token's "+seg.name+" "+p)
 		}
 	}
 	return nil

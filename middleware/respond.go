@@ -18,7 +18,7 @@ const retryAfterSeconds = "5"
 //	any token failure             401, error="invalid_token", error_description="..."
 //	missing scope                 403, error="insufficient_scope", scope="<required>"
 //	wrong organization or client  403, error="insufficient_scope"
-//	keys never loaded             503, Retry-After, no challenge
+//	keys never loaded, overloaded 503, Retry-After, no challenge
 //
 // with a JSON body {"error": "...", "error_description": "..."}. An error
 // that is none of this package's is answered 401 invalid_token, never 500.
@@ -43,7 +43,7 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 		code = ""
 	case errors.Is(err, ErrInvalidRequest):
 		status, code = http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, ErrKeysUnavailable):
+	case errors.Is(err, ErrKeysUnavailable), errors.Is(err, ErrOverloaded):
 		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
 	case e == nil && kindText(err) == "":
 		desc = "the token could not be verified"
@@ -100,7 +100,7 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 
 // kindText names the class of err, for a default description.
 func kindText(err error) string {
-	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOrganization, ErrClient, ErrInsufficientScope}, tokenKinds...) {
+	for _, k := range append([]error{ErrInvalidRequest, ErrKeysUnavailable, ErrOverloaded, ErrOrganization, ErrClient, ErrInsufficientScope}, tokenKinds...) {
 		if errors.Is(err, k) {
 			return strings.TrimPrefix(k.Error(), "middleware: ")
 		}

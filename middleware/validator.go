@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -202,14 +203,14 @@ func (v *Validator) precheck(token string) error {
 		return newError(ErrNoToken, "")
 	}
 	if len(token) > v.cfg.MaxTokenBytes {
-		return newError(ErrMalformed, fmt.Sprintf("token is larger than %d bytes", v.cfg.MaxTokenBytes))
+		return fail(CheckSize, ErrMalformed, fmt.Sprintf("token is larger than %d bytes", v.cfg.MaxTokenBytes))
 	}
 	var bad byte
 	for i := 0; i < len(token); i++ {
 		bad |= notCompactJWS[token[i]]
 	}
 	if bad != 0 {
-		return newError(ErrMalformed, "token is not a JWT (characters outside base64url)")
+		return fail(CheckCharacters, ErrMalformed, "token is not a JWT (characters outside base64url)")
 	}
 	dots := strings.Count(token, ".")
 	switch dots {
@@ -217,13 +218,13 @@ func (v *Validator) precheck(token string) error {
 	case 0:
 		return newError(ErrOpaqueToken, "token is opaque, not a JWT: request the access token with resource=<your API identifier>")
 	case 4:
-		return newError(ErrMalformed, "encrypted tokens (JWE) are not accepted")
+		return fail(CheckParts, ErrMalformed, "encrypted tokens (JWE) are not accepted")
 	default:
-		return newError(ErrMalformed, "token is not a JWT (expected three dot-separated parts)")
+		return fail(CheckParts, ErrMalformed, "token is not a JWT (expected three dot-separated parts)")
 	}
 	first, last := strings.IndexByte(token, '.'), strings.LastIndexByte(token, '.')
 	if first == 0 || last == first+1 || last == len(token)-1 {
-		return newError(ErrMalformed, "token has an empty part")
+		return fail(CheckParts, ErrMalformed, "token has an empty part")
 	}
 	return nil
 }
@@ -269,11 +270,11 @@ func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*C
 		kerr *Error
 	)
 	tok, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
+		kid, _ = t.Header["kid"].(string)
 		kerr = v.checkUnverified(t, &tc)
 		if kerr != nil {
 			return nil, kerr
 		}
-		kid, _ = t.Header["kid"].(string)
 		set = v.trust[tc.Issuer]
 		var ferr error
 		key, ferr = set.Key(ctx, kid, t.Method.Alg())
@@ -281,11 +282,11 @@ func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*C
 		case ferr == nil:
 			return key.Public(), nil
 		case errors.Is(ferr, jwks.ErrNotReady):
-			kerr = &Error{Kind: ErrKeysUnavailable, Description: "the issuer's signing keys could not be loaded yet", Err: ferr}
+			kerr = &Error{Kind: ErrKeysUnavailable, Check: CheckKey, Description: "the issuer's signing keys could not be loaded yet", Err: ferr}
 		case errors.Is(ferr, jwks.ErrKeyMismatch):
-			kerr = &Error{Kind: ErrUnknownKey, Description: "the signing key does not fit the token's algorithm", Err: ferr}
+			kerr = &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the signing key does not fit the token's algorithm", Err: ferr}
 		default:
-			kerr = &Error{Kind: ErrUnknownKey, Description: "the token is signed with a key the issuer does not publish", Detail: "kid " + quote(kid), Err: ferr}
+			kerr = &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the token is signed with a key the issuer does not publish", Detail: "kid " + quote(kid), Err: ferr}
 		}
 		return nil, kerr
 	})
@@ -293,7 +294,7 @@ func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*C
 		if kerr = checkLifetime(&tc, now, v.cfg.Leeway); kerr != nil {
 			err = kerr
 		} else if tc.Subject == "" {
-			err = newError(ErrMalformed, "the sub claim is missing")
+			err = fail(CheckSub, ErrMalformed, "the sub claim is missing")
 		}
 	}
 	if err != nil {
@@ -329,7 +330,7 @@ func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
 		return e
 	}
 	if _, ok := t.Header["crit"]; ok {
-		return newError(ErrMalformed, "the crit header is not supported")
+		return fail(CheckCrit, ErrMalformed, "the crit header is not supported")
 	}
 	if !v.cfg.SkipTypeCheck {
 		typ, _ := t.Header["typ"].(string)
@@ -342,7 +343,7 @@ func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
 		}
 	}
 	if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
-		return newError(ErrMalformed, "the kid header is missing")
+		return fail(CheckKID, ErrMalformed, "the kid header is missing")
 	}
 	if v.trust[tc.Issuer] == nil {
 		e := newError(ErrIssuer, "the token's issuer "+quote(tc.Issuer)+" is not trusted by this API")
@@ -388,16 +389,18 @@ func classify(tok *jwt.Token, err error, allowed []string) *Error {
 	}
 	if tok != nil && tok.Header != nil {
 		if alg, _ := tok.Header["alg"].(string); !slices.Contains(allowed, alg) {
-			return &Error{Kind: ErrAlgorithm, Description: "algorithm " + quote(alg) + " is not allowed", Err: err}
+			return &Error{Kind: ErrAlgorithm, Check: CheckAlgorithm, Description: "algorithm " + quote(alg) + " is not allowed", Err: err}
 		}
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return &Error{Kind: ErrSignature, Description: "the token's signature is invalid", Err: err}
+		return &Error{Kind: ErrSignature, Check: CheckSignature, Description: "the token's signature is invalid", Err: err}
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return &Error{Kind: ErrAlgorithm, Description: "the token's algorithm is not supported", Err: err}
+		return &Error{Kind: ErrAlgorithm, Check: CheckAlgorithm, Description: "the token's algorithm is not supported", Err: err}
+	case errors.As(err, new(base64.CorruptInputError)):
+		return &Error{Kind: ErrMalformed, Check: CheckEncoding, Description: "the token is not valid base64url", Err: err}
 	default:
-		return &Error{Kind: ErrMalformed, Description: "the token is malformed", Err: err}
+		return &Error{Kind: ErrMalformed, Check: CheckJSON, Description: "the token is malformed", Err: err}
 	}
 }
 
@@ -425,7 +428,7 @@ func (v *Validator) rejected(err error, tc *tokenClaims, kid string) {
 	if !v.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("reason", err.Error())}
+	attrs := []slog.Attr{slog.String("reason", err.Error()), slog.String("check", CheckOf(err).String())}
 	if tc != nil {
 		attrs = append(attrs, slog.String("iss", tc.Issuer), slog.String("sub", tc.Subject),
 			slog.String("client_id", tc.ClientID), slog.String("kid", kid))
