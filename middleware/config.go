@@ -59,13 +59,12 @@ type Config struct {
 
 	// AcceptOrganizationTokens also accepts Logto organization tokens,
 	// whose aud is urn:logto:organization:<id>, for any organization. A route
-	// that serves them must check which organization the token is for (see
-	// [AuthorizeOrganization] and the adapters' RequireOrganization);
-	// organization scopes are in Claims.Scopes as usual. The adapters'
-	// RequireScopes (through [AuthorizeScopes]) refuse an organization token
-	// on a route that did not authorize its organization first, since
-	// organization scopes may share names with the API's; a route behind
-	// Authenticate alone still lets it through.
+	// that serves them must name the organization it addresses
+	// ([Requirement.Organization]); organization scopes are in Claims.Scopes
+	// as usual. [Authorize] refuses an organization token wherever the
+	// requirement names no organization, since organization scopes may share
+	// names with the API's; a route behind an adapter's Authenticate alone
+	// still lets it through.
 	AcceptOrganizationTokens bool
 
 	// Leeway is the clock skew allowed for exp, iat and nbf. Zero means

@@ -14,10 +14,15 @@
 //	defer v.Close()
 //
 // [Validator.Verify] takes a raw token and returns typed [Claims] or an
-// error; [BearerToken] extracts the token from a request; [Authorize] checks
-// a route's scope requirement; [Validator.WriteError] writes the response for
-// any of their errors; [WithClaims] and [ClaimsFromContext] carry claims in a
-// request context. An adapter is those five calls.
+// error; [BearerToken] extracts the token from a request
+// ([Validator.Authenticate] does both, reusing claims already in the
+// request's context); [Authorize] checks a route's [Requirement] (scopes,
+// the caller, the organization, a check of its own) and is the only
+// authorization call, so its rules hold in every adapter;
+// [Validator.WriteError] writes the response for any of their errors;
+// [WithClaims] and [ClaimsFromContext] carry claims in a request context. An
+// HTTP adapter is Authenticate, Authorize with the router's path values,
+// WriteError and WithClaims.
 //
 // # What is checked
 //

@@ -13,7 +13,6 @@ import (
 
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // TestErrorCheck: every rejection names the check that failed, in the
@@ -120,9 +119,9 @@ func TestCheckOf(t *testing.T) {
 		want middleware.Check
 	}{
 		{noToken, middleware.CheckRequest},
-		{middleware.Authorize(&middleware.Claims{}, scopes.All("x")), middleware.CheckScope},
-		{middleware.AuthorizeOrganization(nil, "o"), middleware.CheckOrganization},
-		{middleware.AuthorizeM2M(nil), middleware.CheckClient},
+		{middleware.Authorize(&middleware.Claims{}, middleware.Scopes("x"), nil), middleware.CheckScope},
+		{middleware.Authorize(&middleware.Claims{}, middleware.Requirement{Organization: "o"}, nil), middleware.CheckOrganization},
+		{middleware.Authorize(&middleware.Claims{}, middleware.Requirement{M2M: true}, nil), middleware.CheckClient},
 		{errors.New("other"), middleware.CheckNone},
 		{nil, middleware.CheckNone},
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 func ExampleNew() {
@@ -72,13 +71,60 @@ func ExampleBearerToken() {
 
 func ExampleAuthorize() {
 	claims := &middleware.Claims{Subject: "app-1", ClientID: "app-1", Scopes: []string{"read:products"}}
-	fmt.Println(middleware.Authorize(claims, scopes.All("read:products")))
-	err := middleware.Authorize(claims, scopes.All("read:products", "write:products"))
+	fmt.Println(middleware.Authorize(claims, middleware.Scopes("read:products"), nil))
+	err := middleware.Authorize(claims, middleware.Scopes("read:products", "write:products"), nil)
 	var se *middleware.ScopeError
 	fmt.Println(errors.As(err, &se), se.Missing)
 	// Output:
 	// <nil>
 	// true [write:products]
+}
+
+func ExampleAuthorize_organization() {
+	// A token of an organization-level API resource carries organization_id;
+	// a route for one organization compares it with the organization named
+	// in the request, here the {org} wildcard of the path.
+	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa", OrganizationID: "org-a"}
+	req := middleware.Requirement{Organization: "org"}
+	r := httptest.NewRequest(http.MethodGet, "/orgs/org-a/members", nil)
+	r.SetPathValue("org", "org-a")
+	fmt.Println(middleware.Authorize(claims, req, r.PathValue))
+	r.SetPathValue("org", "org-b")
+	err := middleware.Authorize(claims, req, r.PathValue)
+	fmt.Println(errors.Is(err, middleware.ErrOrganization))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleAuthorize_organizationToken() {
+	// An organization token whose organization permission is named like an
+	// API scope.
+	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa",
+		Audience: []string{"urn:logto:organization:org-a"}, Scopes: []string{"read:products"}}
+
+	// On a route that names no organization, it is refused.
+	err := middleware.Authorize(claims, middleware.Scopes("read:products"), nil)
+	fmt.Println(errors.Is(err, middleware.ErrOrganization))
+
+	// On a route for its organization, its scopes count.
+	req := middleware.Requirement{Organization: "org", Scopes: []string{"read:products"}}
+	fmt.Println(middleware.Authorize(claims, req, func(string) string { return "org-a" }))
+	// Output:
+	// true
+	// <nil>
+}
+
+func ExampleAuthorize_m2m() {
+	inventory := &middleware.Claims{Subject: "inventory-sync", ClientID: "inventory-sync"}
+	user := &middleware.Claims{Subject: "user-1", ClientID: "spa"}
+	fmt.Println(middleware.Authorize(inventory, middleware.Requirement{AppIDs: []string{"inventory-sync", "billing"}}, nil))
+	fmt.Println(middleware.Authorize(user, middleware.Requirement{M2M: true}, nil))
+	fmt.Println(middleware.Authorize(user, middleware.Requirement{User: true}, nil))
+	// Output:
+	// <nil>
+	// middleware: client not allowed: this route accepts machine-to-machine apps only
+	// <nil>
 }
 
 func ExampleWithClaims() {
@@ -128,31 +174,6 @@ func ExampleClaims_Decode() {
 	// Output: pro
 }
 
-func ExampleAuthorizeOrganization() {
-	// A token of an organization-level API resource carries organization_id;
-	// a route for one organization compares it with the organization named
-	// in the request.
-	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa", OrganizationID: "org-a"}
-	fmt.Println(middleware.AuthorizeOrganization(claims, "org-a"))
-	err := middleware.AuthorizeOrganization(claims, "org-b")
-	fmt.Println(errors.Is(err, middleware.ErrOrganization))
-	// Output:
-	// <nil>
-	// true
-}
-
-func ExampleAuthorizeM2M() {
-	inventory := &middleware.Claims{Subject: "inventory-sync", ClientID: "inventory-sync"}
-	user := &middleware.Claims{Subject: "user-1", ClientID: "spa"}
-	fmt.Println(middleware.AuthorizeM2M(inventory, "inventory-sync", "billing"))
-	fmt.Println(middleware.AuthorizeM2M(user))
-	fmt.Println(middleware.AuthorizeUser(user))
-	// Output:
-	// <nil>
-	// middleware: client not allowed: this route accepts machine-to-machine apps only
-	// <nil>
-}
-
 func ExampleReason() {
 	// Count rejections by reason, with a label of bounded cardinality.
 	rejected := map[string]int{}
@@ -184,24 +205,4 @@ func ExampleResourceMetadataHandler() {
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, middleware.ResourceMetadataPath, nil))
 	fmt.Print(rec.Body.String())
 	// Output: {"resource":"https://api.example.com","authorization_servers":["https://your-tenant.logto.app/oidc"],"scopes_supported":["read:products","write:products"],"bearer_methods_supported":["header"]}
-}
-
-func ExampleAuthorizeScopes() {
-	// An organization token whose organization permission is named like an
-	// API scope.
-	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa",
-		Audience: []string{"urn:logto:organization:org-a"}, Scopes: []string{"read:products"}}
-	req := scopes.All("read:products")
-
-	// On a route that names no organization, it is refused.
-	err := middleware.AuthorizeScopes(context.Background(), claims, req)
-	fmt.Println(errors.Is(err, middleware.ErrOrganization))
-
-	// On a route that authorized its organization (the adapters'
-	// RequireOrganization records it), its scopes count.
-	ctx := middleware.WithAuthorizedOrganization(context.Background(), "org-a")
-	fmt.Println(middleware.AuthorizeScopes(ctx, claims, req))
-	// Output:
-	// true
-	// <nil>
 }

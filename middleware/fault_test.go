@@ -28,7 +28,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // faultAPI is an API protected by the net/http guard, with counters of the
@@ -73,7 +72,7 @@ func newFaultAPI(t *testing.T, iss *logtotest.Issuer, jwksURL string, mod func(*
 	a.v = v
 	guard := nethttp.New(v)
 	mux := http.NewServeMux()
-	mux.Handle("GET /products", guard.Require(scopes.All("read:products"))(http.HandlerFunc(
+	mux.Handle("GET /products", guard.Require(middleware.Scopes("read:products"))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "products") })))
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)

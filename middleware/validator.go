@@ -435,17 +435,3 @@ func (v *Validator) rejected(err error, tc *tokenClaims, kid string) {
 	}
 	v.cfg.Logger.LogAttrs(ctx, level, "logtoguard: token rejected", attrs...)
 }
-
-// Authorize checks that c meets the scope requirement of a route. It returns
-// nil or a *[ScopeError] (matching [ErrInsufficientScope]).
-func Authorize(c *Claims, req scopes.Requirement) error {
-	var granted []string
-	if c != nil {
-		granted = c.Scopes
-	}
-	missing := req.Missing(granted)
-	if missing == nil {
-		return nil
-	}
-	return &ScopeError{Required: req.String(), Missing: missing, AnyOf: req.Mode() == scopes.AnyOf}
-}

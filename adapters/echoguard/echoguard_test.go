@@ -11,7 +11,6 @@ import (
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // echoEngine serves the test routes with echoguard.
@@ -28,17 +27,14 @@ func echoEngine(v *middleware.Validator) *echo.Echo {
 		return nil
 	}
 	e := echo.New()
-	e.GET("/read", who, guard.Authenticate(), guard.RequireScopes(scopes.All("read:products")))
-	e.GET("/write", who, guard.Require(scopes.All("write:products")))
-	e.GET("/any", who, guard.Authenticate(), guard.RequireScopes(scopes.Any("read:products", "write:products")))
-	e.GET("/unguarded", who, guard.RequireScopes(scopes.All("read:products")))
-	e.GET("/orgs/:org", who, guard.Authenticate(), guard.RequireFunc(func(claims *middleware.Claims, c echo.Context) error {
-		return adaptertest.SameOrg(claims, c.Param("org"))
-	}))
-	e.GET("/members/:org", who, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")))
-	e.GET("/sync", who, guard.Authenticate(), guard.RequireM2M("inventory-sync"))
-	e.GET("/me", who, guard.Authenticate(), guard.RequireUser())
-	e.GET("/orgs/:org/products", who, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")), guard.RequireScopes(scopes.All("read:products")))
+	for path, req := range adaptertest.Requirements {
+		if path == "/read" {
+			e.GET(path, who, guard.Authenticate(), guard.Require(req))
+			continue
+		}
+		e.GET(adaptertest.ColonParams(path), who, guard.Require(req))
+	}
+	e.GET("/auth", who, guard.Authenticate())
 	return e
 }
 
@@ -93,9 +89,8 @@ func TestRejectionReturnsNil(t *testing.T) {
 		middleware echo.MiddlewareFunc
 	}{
 		{"Authenticate", guard.Authenticate()},
-		{"RequireScopes", guard.RequireScopes(scopes.All("read:products"))},
-		{"RequireFunc", guard.RequireFunc(func(*middleware.Claims, echo.Context) error { return nil })},
-		{"Require", guard.Require(scopes.All("read:products"))},
+		{"Require", guard.Require(middleware.Scopes("read:products"))},
+		{"Require with a Check", guard.Require(middleware.Requirement{Check: func(*middleware.Claims) error { return nil }})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/echoguard"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // startLogto starts a Logto-compatible issuer for the examples (it stands in
@@ -56,7 +55,7 @@ func ExampleNew() {
 	e := echo.New()
 	e.GET("/products", func(c echo.Context) error {
 		return c.String(http.StatusOK, "products")
-	}, guard.Require(scopes.All("read:products")))
+	}, guard.Require(middleware.Scopes("read:products")))
 
 	get(e, "/products", logto.M2MToken("inventory-sync", "https://api.example.com", "read:products"))
 	// Output: 200 products
@@ -83,7 +82,7 @@ func ExampleGuard_Authenticate() {
 	// 200 inventory-sync m2m=true
 }
 
-func ExampleGuard_RequireScopes() {
+func ExampleGuard_Require_group() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
@@ -93,7 +92,7 @@ func ExampleGuard_RequireScopes() {
 	api := e.Group("/api", guard.Authenticate())
 	api.DELETE("/products/:id", func(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent)
-	}, guard.RequireScopes(scopes.All("delete:products")))
+	}, guard.Require(middleware.Scopes("delete:products")))
 
 	for _, scope := range []string{"read:products", "delete:products"} {
 		r := httptest.NewRequest(http.MethodDelete, "/api/products/42", nil)
@@ -107,13 +106,13 @@ func ExampleGuard_RequireScopes() {
 	// delete:products 204
 }
 
-func ExampleGuard_RequireFunc() {
+func ExampleGuard_Require_check() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
 
 	// A requirement on a custom claim, added by a Logto custom JWT script.
-	proPlan := func(claims *middleware.Claims, _ echo.Context) error {
+	proPlan := func(claims *middleware.Claims) error {
 		var custom struct {
 			Plan string `json:"plan"`
 		}
@@ -127,7 +126,7 @@ func ExampleGuard_RequireFunc() {
 	e := echo.New()
 	e.GET("/reports", func(c echo.Context) error {
 		return c.String(http.StatusOK, "reports")
-	}, guard.Authenticate(), guard.RequireFunc(proPlan))
+	}, guard.Require(middleware.Requirement{Check: proPlan}))
 
 	for _, plan := range []string{"pro", "free"} {
 		get(e, "/reports", logto.Mint(logtotest.Token{
@@ -148,7 +147,7 @@ func ExampleGuard_Require() {
 	e := echo.New()
 	e.GET("/products", func(c echo.Context) error {
 		return c.String(http.StatusOK, "products")
-	}, guard.Require(scopes.Any("read:products", "admin")))
+	}, guard.Require(middleware.Requirement{AnyScopes: []string{"read:products", "admin"}}))
 
 	get(e, "/products", "")
 	get(e, "/products", logto.M2MToken("inventory-sync", "https://api.example.com", "write:products"))
@@ -184,7 +183,7 @@ func ExampleClaims() {
 	// Output: 200 app=inventory-sync true scopes=[read:products] same=true
 }
 
-func ExampleGuard_RequireOrganization() {
+func ExampleGuard_Require_organization() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
@@ -193,7 +192,7 @@ func ExampleGuard_RequireOrganization() {
 	e := echo.New()
 	e.GET("/orgs/:org/members", func(c echo.Context) error {
 		return c.String(http.StatusOK, "members of "+c.Param("org"))
-	}, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")))
+	}, guard.Require(middleware.Requirement{Organization: "org"}))
 
 	// An organization-level API resource token for acme.
 	token := logto.Mint(logtotest.Token{
@@ -206,7 +205,7 @@ func ExampleGuard_RequireOrganization() {
 	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}
 }
 
-func ExampleGuard_RequireM2M() {
+func ExampleGuard_Require_m2m() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
@@ -217,7 +216,7 @@ func ExampleGuard_RequireM2M() {
 		claims, _ := echoguard.Claims(c)
 		appID, _ := claims.AppID()
 		return c.String(http.StatusOK, "sync by "+appID)
-	}, guard.Authenticate(), guard.RequireM2M("inventory-sync"))
+	}, guard.Require(middleware.Requirement{AppIDs: []string{"inventory-sync"}}))
 
 	get(e, "/sync", logto.M2MToken("inventory-sync", "https://api.example.com"))
 	get(e, "/sync", logto.M2MToken("billing", "https://api.example.com"))

@@ -12,7 +12,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/ginguard"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // startLogto starts a Logto-compatible issuer for the examples (it stands in
@@ -54,7 +53,7 @@ func ExampleNew() {
 
 	guard := ginguard.New(v)
 	r := gin.New()
-	r.GET("/products", guard.Require(scopes.All("read:products")), func(c *gin.Context) {
+	r.GET("/products", guard.Require(middleware.Scopes("read:products")), func(c *gin.Context) {
 		c.String(http.StatusOK, "products")
 	})
 
@@ -83,7 +82,7 @@ func ExampleGuard_Authenticate() {
 	// 200 inventory-sync m2m=true
 }
 
-func ExampleGuard_RequireScopes() {
+func ExampleGuard_Require_group() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
@@ -91,7 +90,7 @@ func ExampleGuard_RequireScopes() {
 	guard := ginguard.New(v)
 	r := gin.New()
 	api := r.Group("/api", guard.Authenticate())
-	api.DELETE("/products/:id", guard.RequireScopes(scopes.All("delete:products")), func(c *gin.Context) {
+	api.DELETE("/products/:id", guard.Require(middleware.Scopes("delete:products")), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)
 	})
 
@@ -107,13 +106,13 @@ func ExampleGuard_RequireScopes() {
 	// delete:products 204
 }
 
-func ExampleGuard_RequireFunc() {
+func ExampleGuard_Require_check() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
 
 	// A requirement on a custom claim, added by a Logto custom JWT script.
-	proPlan := func(claims *middleware.Claims, _ *gin.Context) error {
+	proPlan := func(claims *middleware.Claims) error {
 		var custom struct {
 			Plan string `json:"plan"`
 		}
@@ -125,7 +124,7 @@ func ExampleGuard_RequireFunc() {
 
 	guard := ginguard.New(v)
 	r := gin.New()
-	r.GET("/reports", guard.Authenticate(), guard.RequireFunc(proPlan), func(c *gin.Context) {
+	r.GET("/reports", guard.Require(middleware.Requirement{Check: proPlan}), func(c *gin.Context) {
 		c.String(http.StatusOK, "reports")
 	})
 
@@ -146,7 +145,7 @@ func ExampleGuard_Require() {
 
 	guard := ginguard.New(v)
 	r := gin.New()
-	r.GET("/products", guard.Require(scopes.Any("read:products", "admin")), func(c *gin.Context) {
+	r.GET("/products", guard.Require(middleware.Requirement{AnyScopes: []string{"read:products", "admin"}}), func(c *gin.Context) {
 		c.String(http.StatusOK, "products")
 	})
 
@@ -184,14 +183,14 @@ func ExampleClaims() {
 	// Output: 200 app=inventory-sync true scopes=[read:products] same=true
 }
 
-func ExampleGuard_RequireOrganization() {
+func ExampleGuard_Require_organization() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
 
 	guard := ginguard.New(v)
 	r := gin.New()
-	r.GET("/orgs/:org/members", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), func(c *gin.Context) {
+	r.GET("/orgs/:org/members", guard.Require(middleware.Requirement{Organization: "org"}), func(c *gin.Context) {
 		c.String(http.StatusOK, "members of %s", c.Param("org"))
 	})
 
@@ -206,14 +205,14 @@ func ExampleGuard_RequireOrganization() {
 	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}
 }
 
-func ExampleGuard_RequireM2M() {
+func ExampleGuard_Require_m2m() {
 	logto, v := startLogto()
 	defer logto.Close()
 	defer v.Close()
 
 	guard := ginguard.New(v)
 	r := gin.New()
-	r.GET("/sync", guard.Authenticate(), guard.RequireM2M("inventory-sync"), func(c *gin.Context) {
+	r.GET("/sync", guard.Require(middleware.Requirement{AppIDs: []string{"inventory-sync"}}), func(c *gin.Context) {
 		claims, _ := ginguard.Claims(c)
 		appID, _ := claims.AppID()
 		c.String(http.StatusOK, "sync by %s", appID)

@@ -11,7 +11,6 @@ import (
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -30,17 +29,14 @@ func ginEngine(v *middleware.Validator) *gin.Engine {
 		adaptertest.WriteWho(c.Writer, claims, claims == fromCtx && claims == raw)
 	}
 	r := gin.New()
-	r.GET("/read", guard.Authenticate(), guard.RequireScopes(scopes.All("read:products")), who)
-	r.GET("/write", guard.Require(scopes.All("write:products")), who)
-	r.GET("/any", guard.Authenticate(), guard.RequireScopes(scopes.Any("read:products", "write:products")), who)
-	r.GET("/unguarded", guard.RequireScopes(scopes.All("read:products")), who)
-	r.GET("/orgs/:org", guard.Authenticate(), guard.RequireFunc(func(claims *middleware.Claims, c *gin.Context) error {
-		return adaptertest.SameOrg(claims, c.Param("org"))
-	}), who)
-	r.GET("/members/:org", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), who)
-	r.GET("/sync", guard.Authenticate(), guard.RequireM2M("inventory-sync"), who)
-	r.GET("/me", guard.Authenticate(), guard.RequireUser(), who)
-	r.GET("/orgs/:org/products", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")), guard.RequireScopes(scopes.All("read:products")), who)
+	for path, req := range adaptertest.Requirements {
+		if path == "/read" {
+			r.GET(path, guard.Authenticate(), guard.Require(req), who)
+			continue
+		}
+		r.GET(adaptertest.ColonParams(path), guard.Require(req), who)
+	}
+	r.GET("/auth", guard.Authenticate(), who)
 	return r
 }
 
@@ -95,9 +91,8 @@ func TestRejectionAborts(t *testing.T) {
 		handler gin.HandlerFunc
 	}{
 		{"Authenticate", guard.Authenticate()},
-		{"RequireScopes", guard.RequireScopes(scopes.All("read:products"))},
-		{"RequireFunc", guard.RequireFunc(func(*middleware.Claims, *gin.Context) error { return nil })},
-		{"Require", guard.Require(scopes.All("read:products"))},
+		{"Require", guard.Require(middleware.Scopes("read:products"))},
+		{"Require with a Check", guard.Require(middleware.Requirement{Check: func(*middleware.Claims) error { return nil }})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

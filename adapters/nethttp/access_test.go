@@ -18,7 +18,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // serve starts an API on 127.0.0.1 protected by a validator of cfg, with the
@@ -71,12 +70,11 @@ func TestOrganizationAndClientRoutes(t *testing.T) {
 	iss := logtotest.New(t)
 	srv := serve(t, middleware.Config{Endpoint: iss.Endpoint(), Audiences: []string{api}, AcceptOrganizationTokens: true},
 		func(mux *http.ServeMux, g *nethttp.Guard, _ *middleware.Validator) {
-			members := g.Authenticate(g.RequireOrganization(nethttp.PathValue("org"))(
-				g.RequireScopes(scopes.All("read:members"))(http.HandlerFunc(echoSubject))))
-			mux.Handle("GET /orgs/{org}/members", members)
-			mux.Handle("GET /internal/sync", g.Authenticate(g.RequireM2M("inventory-sync")(http.HandlerFunc(echoSubject))))
-			mux.Handle("GET /machines", g.Authenticate(g.RequireM2M()(http.HandlerFunc(echoSubject))))
-			mux.Handle("GET /me", g.Authenticate(g.RequireUser()(http.HandlerFunc(echoSubject))))
+			members := g.Require(middleware.Requirement{Organization: "org", Scopes: []string{"read:members"}})
+			mux.Handle("GET /orgs/{org}/members", members(http.HandlerFunc(echoSubject)))
+			mux.Handle("GET /internal/sync", g.Require(middleware.Requirement{AppIDs: []string{"inventory-sync"}})(http.HandlerFunc(echoSubject)))
+			mux.Handle("GET /machines", g.Require(middleware.Requirement{M2M: true})(http.HandlerFunc(echoSubject)))
+			mux.Handle("GET /me", g.Require(middleware.Requirement{User: true})(http.HandlerFunc(echoSubject)))
 		})
 	orgToken := iss.OrganizationToken("user-1", "spa", "org-a", "read:members")
 	orgAPIToken := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: api, OrganizationID: "org-a", Scopes: []string{"read:members"}})
@@ -197,7 +195,7 @@ func TestResourceMetadataDiscovery(t *testing.T) {
 	t.Cleanup(func() { v.Close() })
 	g := nethttp.New(v)
 	mux.Handle("GET "+middleware.ResourceMetadataPath, middleware.ResourceMetadataHandler(v.ResourceMetadata("read:products")))
-	mux.Handle("GET /products", g.Require(scopes.All("read:products"))(http.HandlerFunc(echoSubject)))
+	mux.Handle("GET /products", g.Require(middleware.Scopes("read:products"))(http.HandlerFunc(echoSubject)))
 
 	// 1. Without a token: 401 pointing to the metadata.
 	status, challenge, _ := call(t, srv.URL+"/products", "")

@@ -14,7 +14,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 const api = "https://api.example.com"
@@ -39,10 +38,10 @@ func setup(t testing.TB) (*logtotest.Issuer, *httptest.Server) {
 		fmt.Fprintf(w, "%v %s %v", ok, c.Subject, c.IsM2M())
 	})
 	mux := http.NewServeMux()
-	mux.Handle("GET /read", g.Require(scopes.All("read:products"))(who))
-	mux.Handle("GET /any", g.Require(scopes.Any("read:products", "admin"))(who))
+	mux.Handle("GET /read", g.Require(middleware.Scopes("read:products"))(who))
+	mux.Handle("GET /any", g.Require(middleware.Requirement{AnyScopes: []string{"read:products", "admin"}})(who))
 	mux.Handle("GET /auth", g.Authenticate(who))
-	mux.Handle("GET /unguarded", g.RequireScopes(scopes.All("read:products"))(who))
+	mux.Handle("GET /authread", g.Authenticate(g.Require(middleware.Scopes("read:products"))(who)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return iss, srv
@@ -69,7 +68,8 @@ func TestGuard(t *testing.T) {
 			`Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"`, ""},
 		{"expired", "/auth", []string{"Bearer " + iss.ExpiredToken("app-1", api)}, 401,
 			`Bearer realm="api", error="invalid_token", error_description="the token has expired"`, ""},
-		{"scopes without authenticate", "/unguarded", []string{"Bearer " + read}, 401, `Bearer realm="api"`, ""},
+		{"Require behind Authenticate", "/authread", []string{"Bearer " + read}, 200, "", "true app-1 true"},
+		{"Require behind Authenticate, no token", "/authread", nil, 401, `Bearer realm="api"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +107,7 @@ func ExampleGuard_Require() {
 
 	guard := nethttp.New(v)
 	mux := http.NewServeMux()
-	mux.Handle("GET /products", guard.Require(scopes.All("read:products"))(http.HandlerFunc(
+	mux.Handle("GET /products", guard.Require(middleware.Scopes("read:products"))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := middleware.ClaimsFromContext(r.Context())
 			fmt.Fprintln(w, "hello", claims.Subject)
@@ -125,7 +125,7 @@ func ExampleGuard_Require() {
 	// 403 {"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}
 }
 
-func ExampleGuard_RequireOrganization() {
+func ExampleGuard_Require_organization() {
 	logto, _ := logtotest.Start()
 	defer logto.Close()
 	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{api}})
@@ -135,10 +135,10 @@ func ExampleGuard_RequireOrganization() {
 	// resource (organization_id) issued for that organization.
 	guard := nethttp.New(v)
 	mux := http.NewServeMux()
-	mux.Handle("GET /orgs/{org}/members", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(
+	mux.Handle("GET /orgs/{org}/members", guard.Require(middleware.Requirement{Organization: "org"})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, "members of", r.PathValue("org"))
-		}))))
+		})))
 
 	token := logto.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: api, OrganizationID: "org-a"})
 	for _, org := range []string{"org-a", "org-b"} {
@@ -153,7 +153,7 @@ func ExampleGuard_RequireOrganization() {
 	// 403 {"error":"insufficient_scope","error_description":"the token is not for organization 'org-b'"}
 }
 
-func ExampleGuard_RequireM2M() {
+func ExampleGuard_Require_m2m() {
 	logto, _ := logtotest.Start()
 	defer logto.Close()
 	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{api}})
@@ -162,12 +162,12 @@ func ExampleGuard_RequireM2M() {
 	// Only the inventory-sync app may call the sync endpoint.
 	guard := nethttp.New(v)
 	mux := http.NewServeMux()
-	mux.Handle("POST /sync", guard.Authenticate(guard.RequireM2M("inventory-sync")(
+	mux.Handle("POST /sync", guard.Require(middleware.Requirement{AppIDs: []string{"inventory-sync"}})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := middleware.ClaimsFromContext(r.Context())
 			appID, _ := claims.AppID()
 			fmt.Fprintln(w, "sync by", appID)
-		}))))
+		})))
 
 	for _, token := range []string{
 		logto.M2MToken("inventory-sync", api),

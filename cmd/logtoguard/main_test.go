@@ -508,10 +508,27 @@ func TestVerify(t *testing.T) {
 		{
 			name:   "organization token accepted",
 			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
-			extra:  []string{"--org-tokens", "--scope", "invite:member"},
+			extra:  []string{"--org-tokens", "--organization", "org_acme", "--scope", "invite:member"},
 			code:   exitOK,
 			checks: allOK,
 			want:   []string{`ok +audience +urn:logto:organization:org_acme$`},
+		},
+		{
+			name:   "organization token on a route for no organization",
+			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
+			extra:  []string{"--org-tokens", "--scope", "invite:member"},
+			code:   exitInvalid,
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
+			want: []string{`FAIL +scopes +an organization token is accepted only on routes for its organization$`,
+				`verdict +INVALID for this route: middleware: organization mismatch$`},
+		},
+		{
+			name:   "organization token for another organization",
+			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
+			extra:  []string{"--org-tokens", "--organization", "org_globex"},
+			code:   exitInvalid,
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
+			want:   []string{`FAIL +scopes +the token is not for organization "org_globex"$`},
 		},
 		{
 			name:   "encrypted",

@@ -41,6 +41,9 @@ Usage:
         --any-scope       one of the --scope values is enough
         --org-tokens      accept organization tokens
                           (urn:logto:organization:<id>)
+        --organization ID the organization the route addresses: the token
+                          must be for it (an organization token opens only
+                          such a route)
         --timeout D       how long to wait for the keys (default 10s)
         -v                log what the library logs to stderr
 

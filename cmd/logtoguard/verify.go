@@ -16,7 +16,6 @@ import (
 
 	"github.com/logtoguard/logtoguard/jwks"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // defaultTimeout bounds the wait for the keys.
@@ -67,9 +66,10 @@ type verifyFlags struct {
 	issuers, audiences   list
 	scopes               list
 	anyScope, orgTokens  bool
+	organization         string
 	verbose              bool
 	timeout              time.Duration
-	requirement          scopes.Requirement
+	requirement          middleware.Requirement
 	requirementSpecified bool
 }
 
@@ -83,6 +83,7 @@ func (a *app) verify(args []string) int {
 	fs.Var(&f.scopes, "scope", "")
 	fs.BoolVar(&f.anyScope, "any-scope", false, "")
 	fs.BoolVar(&f.orgTokens, "org-tokens", false, "")
+	fs.StringVar(&f.organization, "organization", "", "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "")
 	pos, err := parseFlags(fs, args)
@@ -101,10 +102,13 @@ func (a *app) verify(args []string) int {
 	for _, s := range f.scopes {
 		wanted = append(wanted, strings.Fields(s)...)
 	}
-	f.requirementSpecified = len(wanted) > 0
-	f.requirement = scopes.All(wanted...)
+	f.requirementSpecified = len(wanted) > 0 || f.organization != ""
+	f.requirement = middleware.Requirement{Scopes: wanted}
 	if f.anyScope {
-		f.requirement = scopes.Any(wanted...)
+		f.requirement = middleware.Requirement{AnyScopes: wanted}
+	}
+	if f.organization != "" {
+		f.requirement.Organization = "organization"
 	}
 	token, err := a.readToken(pos)
 	if err != nil {
@@ -215,9 +219,10 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 
 	claims, verr := v.Verify(ctx, token)
 	var scopeErr *middleware.ScopeError
+	var routeErr *middleware.Error // organization or caller
 	if verr == nil && f.requirementSpecified {
-		err := middleware.Authorize(claims, f.requirement)
-		if err != nil && !errors.As(err, &scopeErr) {
+		err := middleware.Authorize(claims, f.requirement, func(string) string { return f.organization })
+		if !errors.As(err, &scopeErr) && err != nil && !errors.As(err, &routeErr) {
 			verr = err
 		}
 	}
@@ -226,7 +231,7 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 	var e *middleware.Error
 	failed := stepNone
 	switch {
-	case scopeErr != nil:
+	case scopeErr != nil, routeErr != nil:
 		failed = stepScopes
 	case verr == nil:
 	case errors.As(verr, &e):
@@ -253,6 +258,10 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 			}
 			check(w, "ok", stepNames[s], okText(s, d, claims, v, f, a.now()))
 		case s == failed:
+			if s == stepScopes && routeErr != nil {
+				check(w, "FAIL", stepNames[s], routeErr.Description)
+				continue
+			}
 			if s == stepScopes {
 				check(w, "FAIL", stepNames[s], "missing "+strings.Join(scopeErr.Missing, ", "))
 				more(w, "the route requires "+requirementText(f.requirement)+"; the token grants "+grantedText(claims.Scopes))
@@ -278,6 +287,9 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		return exitOK
 	case scopeErr != nil:
 		fmt.Fprintln(w, "verdict   INVALID for this route: "+middleware.ErrInsufficientScope.Error())
+		return exitInvalid
+	case routeErr != nil:
+		fmt.Fprintln(w, "verdict   INVALID for this route: "+routeErr.Kind.Error())
 		return exitInvalid
 	case errors.Is(verr, middleware.ErrKeysUnavailable):
 		fmt.Fprintln(w, "verdict   KEYS UNAVAILABLE: "+e.Kind.Error())
@@ -451,11 +463,11 @@ func publishedKIDs(ctx context.Context, url string, client *http.Client, logger 
 	return kids
 }
 
-func requirementText(r scopes.Requirement) string {
-	if r.Mode() == scopes.AnyOf {
-		return "one of " + strings.Join(r.Scopes(), ", ")
+func requirementText(r middleware.Requirement) string {
+	if len(r.AnyScopes) > 0 {
+		return "one of " + strings.Join(r.AnyScopes, ", ")
 	}
-	return strings.Join(r.Scopes(), ", ")
+	return strings.Join(r.Scopes, ", ")
 }
 
 func grantedText(granted []string) string {

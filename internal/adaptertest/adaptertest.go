@@ -10,23 +10,34 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // API is the audience of the contract's tokens.
 const API = "https://api.example.com"
 
 // Engine builds, with the adapter under test, the routes that Reference
-// builds with net/http: /read, /write, /any, /unguarded, /orgs/{org},
-// /members/{org}, /sync, /me and /orgs/{org}/products (RequireOrganization,
-// then RequireScopes read:products), each writing [WriteWho] when it lets the
-// request through.
+// builds with net/http, each writing [WriteWho] when it lets the request
+// through:
+//
+//	GET /read                  Authenticate, then Require(Scopes("read:products"))
+//	GET /write                 Require(Scopes("write:products"))
+//	GET /both                  Require(Scopes("read:products", "write:products"))
+//	GET /any                   Require{AnyScopes: read:products, write:products}
+//	GET /auth                  Authenticate alone
+//	GET /check                 Require{Check: [InAcme]}
+//	GET /members/{org}         Require{Organization: "org"}
+//	GET /sync                  Require{AppIDs: inventory-sync}
+//	GET /me                    Require{User: true}
+//	GET /orgs/{org}/products   Require{Organization: "org", Scopes: read:products}
+//
+// [Requirements] holds the requirements by route.
 type Engine func(v *middleware.Validator) http.Handler
 
 // NewValidator returns a validator that trusts iss, optionally once its keys
@@ -66,14 +77,33 @@ func WriteWho(w http.ResponseWriter, c *middleware.Claims, same bool) {
 	fmt.Fprintf(w, "sub=%s client_id=%s m2m=%t same=%t", c.Subject, c.ClientID, c.IsM2M(), same)
 }
 
-// SameOrg is the RequireFunc check of /orgs/{org}: the token must speak for
-// the organization the route addresses.
-func SameOrg(c *middleware.Claims, org string) error {
-	if id, ok := c.Organization(); ok && id == org {
+// InAcme is the Check of /check: the token must speak for organization
+// acme. It returns the bare sentinel, as a user's own check may.
+func InAcme(c *middleware.Claims) error {
+	if id, ok := c.Organization(); ok && id == "acme" {
 		return nil
 	}
 	return middleware.ErrOrganization
 }
+
+// Requirements are the contract's routes (in net/http's pattern syntax; an
+// adapter spells {org} its own way) and what each requires. /read also sits
+// behind Authenticate, and /auth has Authenticate alone.
+var Requirements = map[string]middleware.Requirement{
+	"/read":                middleware.Scopes("read:products"),
+	"/write":               middleware.Scopes("write:products"),
+	"/both":                middleware.Scopes("read:products", "write:products"),
+	"/any":                 {AnyScopes: []string{"read:products", "write:products"}},
+	"/check":               {Check: InAcme},
+	"/members/{org}":       {Organization: "org"},
+	"/sync":                {AppIDs: []string{"inventory-sync"}},
+	"/me":                  {User: true},
+	"/orgs/{org}/products": {Organization: "org", Scopes: []string{"read:products"}},
+}
+
+// ColonParams spells a path of [Requirements] as gin and echo do:
+// /members/{org} becomes /members/:org.
+func ColonParams(path string) string { return strings.ReplaceAll(path, "{org}", ":org") }
 
 // Reference serves the contract's routes with the net/http adapter.
 func Reference(v *middleware.Validator) *http.ServeMux {
@@ -87,18 +117,14 @@ func Reference(v *middleware.Validator) *http.ServeMux {
 		WriteWho(w, claims, true)
 	})
 	mux := http.NewServeMux()
-	mux.Handle("GET /read", guard.Authenticate(guard.RequireScopes(scopes.All("read:products"))(who)))
-	mux.Handle("GET /write", guard.Require(scopes.All("write:products"))(who))
-	mux.Handle("GET /any", guard.Authenticate(guard.RequireScopes(scopes.Any("read:products", "write:products"))(who)))
-	mux.Handle("GET /unguarded", guard.RequireScopes(scopes.All("read:products"))(who))
-	mux.Handle("GET /orgs/{org}", guard.Authenticate(guard.RequireFunc(func(claims *middleware.Claims, r *http.Request) error {
-		return SameOrg(claims, r.PathValue("org"))
-	})(who)))
-	mux.Handle("GET /members/{org}", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(who)))
-	mux.Handle("GET /sync", guard.Authenticate(guard.RequireM2M("inventory-sync")(who)))
-	mux.Handle("GET /me", guard.Authenticate(guard.RequireUser()(who)))
-	mux.Handle("GET /orgs/{org}/products", guard.Authenticate(guard.RequireOrganization(nethttp.PathValue("org"))(
-		guard.RequireScopes(scopes.All("read:products"))(who))))
+	for path, req := range Requirements {
+		h := guard.Require(req)(who)
+		if path == "/read" {
+			h = guard.Authenticate(h)
+		}
+		mux.Handle("GET "+path, h)
+	}
+	mux.Handle("GET /auth", guard.Authenticate(who))
 	return mux
 }
 
@@ -141,6 +167,8 @@ func Run(t *testing.T, engine Engine) {
 	readToken := iss.M2MToken("inventory-sync", API, "read:products")
 	writeToken := iss.M2MToken("inventory-sync", API, "write:products")
 	noScopeToken := iss.M2MToken("inventory-sync", API)
+	bothToken := iss.M2MToken("inventory-sync", API, "read:products", "write:products")
+	globexToken := iss.Mint(logtotest.Token{Subject: "user-2", ClientID: "spa", Audience: API, OrganizationID: "globex"})
 	acmeToken := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: API, OrganizationID: "acme"})
 	// An organization token whose organization permission is named like
 	// the API's read:products.
@@ -251,37 +279,60 @@ func Run(t *testing.T, engine Engine) {
 			body:      `{"error":"insufficient_scope","error_description":"the token needs one of the scopes: read:products write:products"}` + "\n",
 		},
 		{
-			name:   "RequireFunc passes",
-			target: "/orgs/acme",
+			name:   "two scopes, both held",
+			target: "/both",
+			setup:  bearer(bothToken),
+			status: 200,
+			body:   okBody,
+		},
+		{
+			name:      "two scopes, one held",
+			target:    "/both",
+			setup:     bearer(readToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="read:products write:products"`,
+			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
+		},
+		{
+			name:      "two scopes, none held",
+			target:    "/both",
+			setup:     bearer(noScopeToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products write:products", scope="read:products write:products"`,
+			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products write:products"}` + "\n",
+		},
+		{
+			name:   "Check passes",
+			target: "/check",
 			setup:  bearer(acmeToken),
 			status: 200,
 			body:   "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "RequireFunc refuses",
-			target:    "/orgs/globex",
-			setup:     bearer(acmeToken),
+			name:      "Check refuses",
+			target:    "/check",
+			setup:     bearer(globexToken),
 			status:    403,
 			challenge: `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
 			body:      `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
 		},
 		{
-			name:      "RequireFunc without an organization",
-			target:    "/orgs/acme",
+			name:      "Check refuses a token without an organization",
+			target:    "/check",
 			setup:     bearer(readToken),
 			status:    403,
 			challenge: `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
 			body:      `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
 		},
 		{
-			name:   "RequireOrganization passes",
+			name:   "Organization passes",
 			target: "/members/acme",
 			setup:  bearer(acmeToken),
 			status: 200,
 			body:   "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "RequireOrganization refuses another organization",
+			name:      "Organization refuses another organization",
 			target:    "/members/globex",
 			setup:     bearer(acmeToken),
 			status:    403,
@@ -289,14 +340,14 @@ func Run(t *testing.T, engine Engine) {
 			body:      `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
 		},
 		{
-			name:   "RequireM2M passes a listed app",
+			name:   "AppIDs passes a listed app",
 			target: "/sync",
 			setup:  bearer(readToken),
 			status: 200,
 			body:   okBody,
 		},
 		{
-			name:      "RequireM2M refuses a user",
+			name:      "AppIDs refuses a user",
 			target:    "/sync",
 			setup:     bearer(acmeToken),
 			status:    403,
@@ -304,7 +355,7 @@ func Run(t *testing.T, engine Engine) {
 			body:      `{"error":"insufficient_scope","error_description":"this route accepts machine-to-machine apps only"}` + "\n",
 		},
 		{
-			name:      "RequireM2M refuses an unlisted app",
+			name:      "AppIDs refuses an unlisted app",
 			target:    "/sync",
 			setup:     bearer(iss.M2MToken("billing", API)),
 			status:    403,
@@ -312,14 +363,14 @@ func Run(t *testing.T, engine Engine) {
 			body:      `{"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}` + "\n",
 		},
 		{
-			name:   "RequireUser passes a user",
+			name:   "User passes a user",
 			target: "/me",
 			setup:  bearer(acmeToken),
 			status: 200,
 			body:   "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "RequireUser refuses an app",
+			name:      "User refuses an app",
 			target:    "/me",
 			setup:     bearer(readToken),
 			status:    403,
@@ -382,12 +433,33 @@ func Run(t *testing.T, engine Engine) {
 			body:      `{"error":"invalid_token","error_description":"the token is signed with a key the issuer does not publish"}` + "\n",
 		},
 		{
-			name:      "RequireScopes without Authenticate",
-			target:    "/unguarded",
-			setup:     bearer(readToken),
+			name:   "Authenticate alone",
+			target: "/auth",
+			setup:  bearer(readToken),
+			status: 200,
+			body:   okBody,
+		},
+		{
+			name:   "Authenticate alone lets an organization token through",
+			target: "/auth",
+			setup:  bearer(acmeOrgToken),
+			status: 200,
+			body:   "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			name:      "Authenticate alone without a token",
+			target:    "/auth",
 			status:    401,
 			challenge: `Bearer realm="api"`,
 			body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
+		},
+		{
+			name:      "organization token on a Check route",
+			target:    "/check",
+			setup:     bearer(acmeOrgToken),
+			status:    403,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
+			body:      `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
 		},
 	}
 	for _, tt := range tests {

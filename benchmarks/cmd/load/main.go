@@ -40,7 +40,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // api is the API resource the servers accept tokens for.
@@ -144,7 +143,7 @@ func startServers(ctx context.Context, iss *logtotest.Issuer) ([]server, error) 
 				return nil, err
 			}
 			g := nethttp.New(v)
-			h = g.Authenticate(g.RequireScopes(scopes.All("read:products"))(h))
+			h = g.Require(middleware.Scopes("read:products"))(h)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /products", h)

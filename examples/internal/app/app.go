@@ -20,7 +20,6 @@ import (
 
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // Scopes the example API defines in the Logto console.
@@ -36,6 +35,16 @@ type Settings struct {
 	// SyncApps are the App IDs allowed to call POST /sync; empty allows
 	// every machine-to-machine app.
 	SyncApps []string
+}
+
+// OrgProductsRequirement is what GET /orgs/{org}/products requires: a token
+// for the organization the path names, with read:products.
+var OrgProductsRequirement = middleware.Requirement{Organization: "org", Scopes: []string{ReadProducts}}
+
+// SyncRequirement is what POST /sync requires: a machine-to-machine app,
+// one of SyncApps when any are listed.
+func (s Settings) SyncRequirement() middleware.Requirement {
+	return middleware.Requirement{M2M: true, AppIDs: s.SyncApps}
 }
 
 // FromEnv reads LOGTO_ENDPOINT, LOGTO_ISSUER (comma-separated, replaces the
@@ -227,9 +236,9 @@ func NetHTTPRoutes(v *middleware.Validator, s Settings) http.Handler {
 		}
 		WriteJSON(w, http.StatusOK, Status{Status: "ready"})
 	})
-	mux.Handle("GET /products", guard.Require(scopes.All(ReadProducts))(http.HandlerFunc(
+	mux.Handle("GET /products", guard.Require(middleware.Scopes(ReadProducts))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, Products) })))
-	mux.Handle("POST /products", guard.Require(scopes.All(WriteProducts))(http.HandlerFunc(
+	mux.Handle("POST /products", guard.Require(middleware.Scopes(WriteProducts))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusCreated, Created) })))
 	mux.Handle("GET /whoami", guard.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, _ := middleware.ClaimsFromContext(r.Context())
@@ -237,16 +246,14 @@ func NetHTTPRoutes(v *middleware.Validator, s Settings) http.Handler {
 	})))
 	// An organization's view, for tokens of the organization-level API
 	// resource issued for that organization.
-	mux.Handle("GET /orgs/{org}/products", guard.Authenticate(
-		guard.RequireOrganization(nethttp.PathValue("org"))(guard.RequireScopes(scopes.All(ReadProducts))(
-			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				WriteJSON(w, http.StatusOK, OrgProducts{OrganizationID: r.PathValue("org"), Products: Products})
-			})))))
-	// Machine-to-machine apps only, and only those listed when any are.
-	mux.Handle("POST /sync", guard.Authenticate(guard.RequireM2M(s.SyncApps...)(
+	mux.Handle("GET /orgs/{org}/products", guard.Require(OrgProductsRequirement)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			WriteJSON(w, http.StatusOK, OrgProducts{OrganizationID: r.PathValue("org"), Products: Products})
+		})))
+	mux.Handle("POST /sync", guard.Require(s.SyncRequirement())(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := middleware.ClaimsFromContext(r.Context())
 			WriteJSON(w, http.StatusOK, NewSynced(claims))
-		}))))
+		})))
 	return mux
 }

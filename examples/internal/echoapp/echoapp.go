@@ -10,7 +10,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/echoguard"
 	"github.com/logtoguard/logtoguard/examples/internal/app"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // Routes returns the example API's handler.
@@ -35,11 +34,11 @@ func Routes(v *middleware.Validator, s app.Settings) http.Handler {
 	e.GET("/products", func(c echo.Context) error {
 		app.WriteJSON(c.Response(), http.StatusOK, app.Products)
 		return nil
-	}, guard.Require(scopes.All(app.ReadProducts)))
+	}, guard.Require(middleware.Scopes(app.ReadProducts)))
 	e.POST("/products", func(c echo.Context) error {
 		app.WriteJSON(c.Response(), http.StatusCreated, app.Created)
 		return nil
-	}, guard.Require(scopes.All(app.WriteProducts)))
+	}, guard.Require(middleware.Scopes(app.WriteProducts)))
 	e.GET("/whoami", func(c echo.Context) error {
 		claims, _ := echoguard.Claims(c)
 		app.WriteJSON(c.Response(), http.StatusOK, app.NewWhoAmI(claims))
@@ -48,11 +47,11 @@ func Routes(v *middleware.Validator, s app.Settings) http.Handler {
 	e.GET("/orgs/:org/products", func(c echo.Context) error {
 		app.WriteJSON(c.Response(), http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
 		return nil
-	}, guard.Authenticate(), guard.RequireOrganization(echoguard.Param("org")), guard.RequireScopes(scopes.All(app.ReadProducts)))
+	}, guard.Require(app.OrgProductsRequirement))
 	e.POST("/sync", func(c echo.Context) error {
 		claims, _ := echoguard.Claims(c)
 		app.WriteJSON(c.Response(), http.StatusOK, app.NewSynced(claims))
 		return nil
-	}, guard.Authenticate(), guard.RequireM2M(s.SyncApps...))
+	}, guard.Require(s.SyncRequirement()))
 	return e
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/logtoguard/logtoguard/adapters/ginguard"
 	"github.com/logtoguard/logtoguard/examples/internal/app"
 	"github.com/logtoguard/logtoguard/middleware"
-	"github.com/logtoguard/logtoguard/scopes"
 )
 
 // Routes returns the example API's handler.
@@ -30,21 +29,20 @@ func Routes(v *middleware.Validator, s app.Settings) http.Handler {
 		}
 		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ready"})
 	})
-	r.GET("/products", guard.Require(scopes.All(app.ReadProducts)), func(c *gin.Context) {
+	r.GET("/products", guard.Require(middleware.Scopes(app.ReadProducts)), func(c *gin.Context) {
 		app.WriteJSON(c.Writer, http.StatusOK, app.Products)
 	})
-	r.POST("/products", guard.Require(scopes.All(app.WriteProducts)), func(c *gin.Context) {
+	r.POST("/products", guard.Require(middleware.Scopes(app.WriteProducts)), func(c *gin.Context) {
 		app.WriteJSON(c.Writer, http.StatusCreated, app.Created)
 	})
 	r.GET("/whoami", guard.Authenticate(), func(c *gin.Context) {
 		claims, _ := ginguard.Claims(c)
 		app.WriteJSON(c.Writer, http.StatusOK, app.NewWhoAmI(claims))
 	})
-	r.GET("/orgs/:org/products", guard.Authenticate(), guard.RequireOrganization(ginguard.Param("org")),
-		guard.RequireScopes(scopes.All(app.ReadProducts)), func(c *gin.Context) {
-			app.WriteJSON(c.Writer, http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
-		})
-	r.POST("/sync", guard.Authenticate(), guard.RequireM2M(s.SyncApps...), func(c *gin.Context) {
+	r.GET("/orgs/:org/products", guard.Require(app.OrgProductsRequirement), func(c *gin.Context) {
+		app.WriteJSON(c.Writer, http.StatusOK, app.OrgProducts{OrganizationID: c.Param("org"), Products: app.Products})
+	})
+	r.POST("/sync", guard.Require(s.SyncRequirement()), func(c *gin.Context) {
 		claims, _ := ginguard.Claims(c)
 		app.WriteJSON(c.Writer, http.StatusOK, app.NewSynced(claims))
 	})
