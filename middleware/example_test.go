@@ -206,3 +206,17 @@ func ExampleResourceMetadataHandler() {
 	fmt.Print(rec.Body.String())
 	// Output: {"resource":"https://api.example.com","authorization_servers":["https://your-tenant.logto.app/oidc"],"scopes_supported":["read:products","write:products"],"bearer_methods_supported":["header"]}
 }
+
+func ExampleAuthorizationToken() {
+	// The values of gRPC's authorization metadata, for one.
+	token, err := middleware.AuthorizationToken([]string{"Bearer eyJhbGciOiJFUzM4NCJ9.e30.c2ln"})
+	fmt.Println(token, err)
+	_, err = middleware.AuthorizationToken(nil)
+	fmt.Println(errors.Is(err, middleware.ErrNoToken))
+	_, err = middleware.AuthorizationToken([]string{"Bearer a", "Bearer b"})
+	fmt.Println(errors.Is(err, middleware.ErrInvalidRequest))
+	// Output:
+	// eyJhbGciOiJFUzM4NCJ9.e30.c2ln <nil>
+	// true
+	// true
+}

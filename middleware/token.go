@@ -15,8 +15,6 @@ func BearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	inQuery := r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token=") && r.URL.Query().Has("access_token")
 	switch {
-	case len(values) > 1:
-		return "", newError(ErrInvalidRequest, "more than one Authorization header")
 	case len(values) == 0 && inQuery:
 		return "", newError(ErrInvalidRequest, "tokens in the query string are not accepted: send Authorization: Bearer <token>")
 	case len(values) == 0:
@@ -24,6 +22,21 @@ func BearerToken(r *http.Request) (string, error) {
 	}
 	if inQuery {
 		return "", newError(ErrInvalidRequest, "the token was sent in more than one place")
+	}
+	return AuthorizationToken(values)
+}
+
+// AuthorizationToken extracts the bearer token from the values of an
+// Authorization header, or of gRPC's authorization metadata, with the rules
+// of [BearerToken]: nothing or another scheme matches [ErrNoToken]; two
+// values, an empty or malformed one match [ErrInvalidRequest].
+func AuthorizationToken(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", newError(ErrNoToken, "")
+	case 1:
+	default:
+		return "", newError(ErrInvalidRequest, "more than one Authorization header")
 	}
 	v := values[0]
 	scheme, rest, _ := strings.Cut(v, " ")
