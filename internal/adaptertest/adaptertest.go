@@ -6,6 +6,7 @@ package adaptertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,7 +75,7 @@ func NewValidator(t *testing.T, iss *logtotest.Issuer, wait bool) *middleware.Va
 func WriteWho(w http.ResponseWriter, c *middleware.Claims, same bool) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "sub=%s client_id=%s m2m=%t same=%t", c.Subject, c.ClientID, c.IsM2M(), same)
+	fmt.Fprint(w, Who(c, same))
 }
 
 // InAcme is the Check of /check: the token must speak for organization
@@ -156,13 +157,77 @@ func serveBoth(t *testing.T, engine Engine, v *middleware.Validator, newReq func
 	return got
 }
 
-// Run sends every request of the contract through engine and through
-// Reference, and checks both answers: status, challenge and body.
-func Run(t *testing.T, engine Engine) {
+// NewIssuer starts the contract's Logto-compatible issuer: the API
+// resource and the inventory-sync app.
+func NewIssuer(t *testing.T) *logtotest.Issuer {
 	iss := logtotest.New(t)
 	iss.AddResource(API, "read:products", "write:products")
 	iss.AddM2MApp("inventory-sync", "secret", "read:products")
-	v := NewValidator(t, iss, true)
+	return iss
+}
+
+// Case is one request of the contract and the answer every adapter gives,
+// in HTTP's terms; an RPC adapter answers it in its own codes (see
+// [Case.Code]), with Description as the status message and Challenge as
+// www-authenticate metadata.
+type Case struct {
+	Name string
+	// Route is a key of [Requirements], or "/auth".
+	Route string
+	// Authorization are the values of the Authorization header (gRPC:
+	// authorization metadata).
+	Authorization []string
+	// Query is the request's raw query; only HTTP has one.
+	Query string
+	// Status, Challenge (WWW-Authenticate) and Body of the HTTP answer.
+	Status    int
+	Challenge string
+	Body      string
+}
+
+// HTTPOnly reports whether the case needs what only HTTP has (a query
+// string).
+func (c Case) HTTPOnly() bool { return c.Query != "" }
+
+// Description is the error_description of the answer, "" for a 200.
+func (c Case) Description() string {
+	var body struct {
+		Description string `json:"error_description"`
+	}
+	if c.Status == http.StatusOK || json.Unmarshal([]byte(c.Body), &body) != nil {
+		return ""
+	}
+	return body.Description
+}
+
+// Code names the answer the way RPC status codes do: "OK",
+// "InvalidArgument" (400), "Unauthenticated" (401), "PermissionDenied"
+// (403) or "Unavailable" (503).
+func (c Case) Code() string {
+	switch c.Status {
+	case http.StatusOK:
+		return "OK"
+	case http.StatusBadRequest:
+		return "InvalidArgument"
+	case http.StatusUnauthorized:
+		return "Unauthenticated"
+	case http.StatusForbidden:
+		return "PermissionDenied"
+	default:
+		return "Unavailable"
+	}
+}
+
+// Who is what every route answers when it lets a request through (Body of
+// a 200 case), from the claims the adapter handed the handler; same tells
+// whether every way the adapter offers to read the claims gave the same
+// *Claims.
+func Who(c *middleware.Claims, same bool) string {
+	return fmt.Sprintf("sub=%s client_id=%s m2m=%t same=%t", c.Subject, c.ClientID, c.IsM2M(), same)
+}
+
+// Cases are the contract's requests, with tokens of iss (see [NewIssuer]).
+func Cases(iss *logtotest.Issuer) []Case {
 
 	readToken := iss.M2MToken("inventory-sync", API, "read:products")
 	writeToken := iss.M2MToken("inventory-sync", API, "write:products")
@@ -173,312 +238,309 @@ func Run(t *testing.T, engine Engine) {
 	// An organization token whose organization permission is named like
 	// the API's read:products.
 	acmeOrgToken := iss.OrganizationToken("user-1", "spa", "acme", "read:products")
-	bearer := func(tok string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-	}
+	bearer := func(tok string) []string { return []string{"Bearer " + tok} }
 	const okBody = "sub=inventory-sync client_id=inventory-sync m2m=true same=true"
 
-	tests := []struct {
-		name      string
-		target    string
-		setup     func(*http.Request)
-		status    int
-		challenge string
-		body      string
-	}{
+	return []Case{
 		{
-			name:      "no token",
-			target:    "/read",
-			status:    401,
-			challenge: `Bearer realm="api"`,
-			body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
+			Name:      "no token",
+			Route:     "/read",
+			Status:    401,
+			Challenge: `Bearer realm="api"`,
+			Body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
 		},
 		{
-			name:   "lowercase scheme",
-			target: "/read",
-			setup:  func(r *http.Request) { r.Header.Set("Authorization", "bearer "+readToken) },
-			status: 200,
-			body:   okBody,
+			Name:          "lowercase scheme",
+			Route:         "/read",
+			Authorization: []string{"bearer " + readToken},
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:   "two Authorization headers",
-			target: "/read",
-			setup: func(r *http.Request) {
-				r.Header.Add("Authorization", "Bearer "+readToken)
-				r.Header.Add("Authorization", "Bearer "+readToken)
-			},
-			status:    400,
-			challenge: `Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"`,
-			body:      `{"error":"invalid_request","error_description":"more than one Authorization header"}` + "\n",
+			Name:          "two Authorization headers",
+			Route:         "/read",
+			Authorization: []string{"Bearer " + readToken, "Bearer " + readToken},
+			Status:        400,
+			Challenge:     `Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"`,
+			Body:          `{"error":"invalid_request","error_description":"more than one Authorization header"}` + "\n",
 		},
 		{
-			name:      "token in the query string",
-			target:    "/read?access_token=" + readToken,
-			status:    400,
-			challenge: `Bearer realm="api", error="invalid_request", error_description="tokens in the query string are not accepted: send Authorization: Bearer <token>"`,
-			body:      `{"error":"invalid_request","error_description":"tokens in the query string are not accepted: send Authorization: Bearer \u003ctoken\u003e"}` + "\n",
+			Name:      "token in the query string",
+			Route:     "/read",
+			Query:     "access_token=" + readToken,
+			Status:    400,
+			Challenge: `Bearer realm="api", error="invalid_request", error_description="tokens in the query string are not accepted: send Authorization: Bearer <token>"`,
+			Body:      `{"error":"invalid_request","error_description":"tokens in the query string are not accepted: send Authorization: Bearer \u003ctoken\u003e"}` + "\n",
 		},
 		{
-			name:      "Basic scheme",
-			target:    "/read",
-			setup:     func(r *http.Request) { r.SetBasicAuth("inventory-sync", "secret") },
-			status:    401,
-			challenge: `Bearer realm="api"`,
-			body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
+			Name:          "Basic scheme",
+			Route:         "/read",
+			Authorization: []string{"Basic aW52ZW50b3J5LXN5bmM6c2VjcmV0"},
+			Status:        401,
+			Challenge:     `Bearer realm="api"`,
+			Body:          `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
 		},
 		{
-			name:   "M2M token with the scope",
-			target: "/read",
-			setup:  bearer(readToken),
-			status: 200,
-			body:   okBody,
+			Name:          "M2M token with the scope",
+			Route:         "/read",
+			Authorization: bearer(readToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:      "missing scope",
-			target:    "/read",
-			setup:     bearer(writeToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}` + "\n",
+			Name:          "missing scope",
+			Route:         "/read",
+			Authorization: bearer(writeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}` + "\n",
 		},
 		{
-			name:   "Require with the scope",
-			target: "/write",
-			setup:  bearer(writeToken),
-			status: 200,
-			body:   okBody,
+			Name:          "Require with the scope",
+			Route:         "/write",
+			Authorization: bearer(writeToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:      "Require without the scope",
-			target:    "/write",
-			setup:     bearer(readToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
+			Name:          "Require without the scope",
+			Route:         "/write",
+			Authorization: bearer(readToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
 		},
 		{
-			name:      "Require without a token",
-			target:    "/write",
-			status:    401,
-			challenge: `Bearer realm="api"`,
-			body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
+			Name:      "Require without a token",
+			Route:     "/write",
+			Status:    401,
+			Challenge: `Bearer realm="api"`,
+			Body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
 		},
 		{
-			name:   "any-of met by one scope",
-			target: "/any",
-			setup:  bearer(writeToken),
-			status: 200,
-			body:   okBody,
+			Name:          "any-of met by one scope",
+			Route:         "/any",
+			Authorization: bearer(writeToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:      "any-of met by none",
-			target:    "/any",
-			setup:     bearer(noScopeToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token needs one of the scopes: read:products write:products", scope="read:products write:products"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token needs one of the scopes: read:products write:products"}` + "\n",
+			Name:          "any-of met by none",
+			Route:         "/any",
+			Authorization: bearer(noScopeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token needs one of the scopes: read:products write:products", scope="read:products write:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token needs one of the scopes: read:products write:products"}` + "\n",
 		},
 		{
-			name:   "two scopes, both held",
-			target: "/both",
-			setup:  bearer(bothToken),
-			status: 200,
-			body:   okBody,
+			Name:          "two scopes, both held",
+			Route:         "/both",
+			Authorization: bearer(bothToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:      "two scopes, one held",
-			target:    "/both",
-			setup:     bearer(readToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="read:products write:products"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
+			Name:          "two scopes, one held",
+			Route:         "/both",
+			Authorization: bearer(readToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="read:products write:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
 		},
 		{
-			name:      "two scopes, none held",
-			target:    "/both",
-			setup:     bearer(noScopeToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products write:products", scope="read:products write:products"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products write:products"}` + "\n",
+			Name:          "two scopes, none held",
+			Route:         "/both",
+			Authorization: bearer(noScopeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products write:products", scope="read:products write:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products write:products"}` + "\n",
 		},
 		{
-			name:   "Check passes",
-			target: "/check",
-			setup:  bearer(acmeToken),
-			status: 200,
-			body:   "sub=user-1 client_id=spa m2m=false same=true",
+			Name:          "Check passes",
+			Route:         "/check",
+			Authorization: bearer(acmeToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "Check refuses",
-			target:    "/check",
-			setup:     bearer(globexToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
-			body:      `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
+			Name:          "Check refuses",
+			Route:         "/check",
+			Authorization: bearer(globexToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
+			Body:          `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
 		},
 		{
-			name:      "Check refuses a token without an organization",
-			target:    "/check",
-			setup:     bearer(readToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
-			body:      `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
+			Name:          "Check refuses a token without an organization",
+			Route:         "/check",
+			Authorization: bearer(readToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="organization mismatch"`,
+			Body:          `{"error":"insufficient_scope","error_description":"organization mismatch"}` + "\n",
 		},
 		{
-			name:   "Organization passes",
-			target: "/members/acme",
-			setup:  bearer(acmeToken),
-			status: 200,
-			body:   "sub=user-1 client_id=spa m2m=false same=true",
+			Name:          "Organization passes",
+			Route:         "/members/acme",
+			Authorization: bearer(acmeToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "Organization refuses another organization",
-			target:    "/members/globex",
-			setup:     bearer(acmeToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
+			Name:          "Organization refuses another organization",
+			Route:         "/members/globex",
+			Authorization: bearer(acmeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
 		},
 		{
-			name:   "AppIDs passes a listed app",
-			target: "/sync",
-			setup:  bearer(readToken),
-			status: 200,
-			body:   okBody,
+			Name:          "AppIDs passes a listed app",
+			Route:         "/sync",
+			Authorization: bearer(readToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:      "AppIDs refuses a user",
-			target:    "/sync",
-			setup:     bearer(acmeToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts machine-to-machine apps only"`,
-			body:      `{"error":"insufficient_scope","error_description":"this route accepts machine-to-machine apps only"}` + "\n",
+			Name:          "AppIDs refuses a user",
+			Route:         "/sync",
+			Authorization: bearer(acmeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="this route accepts machine-to-machine apps only"`,
+			Body:          `{"error":"insufficient_scope","error_description":"this route accepts machine-to-machine apps only"}` + "\n",
 		},
 		{
-			name:      "AppIDs refuses an unlisted app",
-			target:    "/sync",
-			setup:     bearer(iss.M2MToken("billing", API)),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the app 'billing' may not use this route"`,
-			body:      `{"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}` + "\n",
+			Name:          "AppIDs refuses an unlisted app",
+			Route:         "/sync",
+			Authorization: bearer(iss.M2MToken("billing", API)),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the app 'billing' may not use this route"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the app 'billing' may not use this route"}` + "\n",
 		},
 		{
-			name:   "User passes a user",
-			target: "/me",
-			setup:  bearer(acmeToken),
-			status: 200,
-			body:   "sub=user-1 client_id=spa m2m=false same=true",
+			Name:          "User passes a user",
+			Route:         "/me",
+			Authorization: bearer(acmeToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "User refuses an app",
-			target:    "/me",
-			setup:     bearer(readToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts users' tokens only"`,
-			body:      `{"error":"insufficient_scope","error_description":"this route accepts users' tokens only"}` + "\n",
+			Name:          "User refuses an app",
+			Route:         "/me",
+			Authorization: bearer(readToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="this route accepts users' tokens only"`,
+			Body:          `{"error":"insufficient_scope","error_description":"this route accepts users' tokens only"}` + "\n",
 		},
 		{
-			name:   "organization token on its organization's route",
-			target: "/orgs/acme/products",
-			setup:  bearer(acmeOrgToken),
-			status: 200,
-			body:   "sub=user-1 client_id=spa m2m=false same=true",
+			Name:          "organization token on its organization's route",
+			Route:         "/orgs/acme/products",
+			Authorization: bearer(acmeOrgToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "organization token on another organization's route",
-			target:    "/orgs/globex/products",
-			setup:     bearer(acmeOrgToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
-			body:      `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
+			Name:          "organization token on another organization's route",
+			Route:         "/orgs/globex/products",
+			Authorization: bearer(acmeOrgToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
 		},
 		{
-			name:      "organization token on a route that names no organization",
-			target:    "/read",
-			setup:     bearer(acmeOrgToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
-			body:      `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
+			Name:          "organization token on a route that names no organization",
+			Route:         "/read",
+			Authorization: bearer(acmeOrgToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
+			Body:          `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
 		},
 		{
-			name:      "expired token",
-			target:    "/read",
-			setup:     bearer(iss.ExpiredToken("inventory-sync", API, "read:products")),
-			status:    401,
-			challenge: `Bearer realm="api", error="invalid_token", error_description="the token has expired"`,
-			body:      `{"error":"invalid_token","error_description":"the token has expired"}` + "\n",
+			Name:          "expired token",
+			Route:         "/read",
+			Authorization: bearer(iss.ExpiredToken("inventory-sync", API, "read:products")),
+			Status:        401,
+			Challenge:     `Bearer realm="api", error="invalid_token", error_description="the token has expired"`,
+			Body:          `{"error":"invalid_token","error_description":"the token has expired"}` + "\n",
 		},
 		{
-			name:      "ID token",
-			target:    "/read",
-			setup:     bearer(iss.IDToken("user-1", "spa")),
-			status:    401,
-			challenge: `Bearer realm="api", error="invalid_token", error_description="the token is not an access token (typ 'JWT', want at+jwt): is it an ID token? Send the access token requested with resource=<your API identifier>"`,
-			body:      `{"error":"invalid_token","error_description":"the token is not an access token (typ 'JWT', want at+jwt): is it an ID token? Send the access token requested with resource=\u003cyour API identifier\u003e"}` + "\n",
+			Name:          "ID token",
+			Route:         "/read",
+			Authorization: bearer(iss.IDToken("user-1", "spa")),
+			Status:        401,
+			Challenge:     `Bearer realm="api", error="invalid_token", error_description="the token is not an access token (typ 'JWT', want at+jwt): is it an ID token? Send the access token requested with resource=<your API identifier>"`,
+			Body:          `{"error":"invalid_token","error_description":"the token is not an access token (typ 'JWT', want at+jwt): is it an ID token? Send the access token requested with resource=\u003cyour API identifier\u003e"}` + "\n",
 		},
 		{
-			name:      "opaque token",
-			target:    "/read",
-			setup:     bearer(iss.OpaqueToken()),
-			status:    401,
-			challenge: `Bearer realm="api", error="invalid_token", error_description="token is opaque, not a JWT: request the access token with resource=<your API identifier>"`,
-			body:      `{"error":"invalid_token","error_description":"token is opaque, not a JWT: request the access token with resource=\u003cyour API identifier\u003e"}` + "\n",
+			Name:          "opaque token",
+			Route:         "/read",
+			Authorization: bearer(iss.OpaqueToken()),
+			Status:        401,
+			Challenge:     `Bearer realm="api", error="invalid_token", error_description="token is opaque, not a JWT: request the access token with resource=<your API identifier>"`,
+			Body:          `{"error":"invalid_token","error_description":"token is opaque, not a JWT: request the access token with resource=\u003cyour API identifier\u003e"}` + "\n",
 		},
 		{
-			name:      "foreign key",
-			target:    "/read",
-			setup:     bearer(iss.ForeignKeyToken("inventory-sync", API, "read:products")),
-			status:    401,
-			challenge: `Bearer realm="api", error="invalid_token", error_description="the token is signed with a key the issuer does not publish"`,
-			body:      `{"error":"invalid_token","error_description":"the token is signed with a key the issuer does not publish"}` + "\n",
+			Name:          "foreign key",
+			Route:         "/read",
+			Authorization: bearer(iss.ForeignKeyToken("inventory-sync", API, "read:products")),
+			Status:        401,
+			Challenge:     `Bearer realm="api", error="invalid_token", error_description="the token is signed with a key the issuer does not publish"`,
+			Body:          `{"error":"invalid_token","error_description":"the token is signed with a key the issuer does not publish"}` + "\n",
 		},
 		{
-			name:   "Authenticate alone",
-			target: "/auth",
-			setup:  bearer(readToken),
-			status: 200,
-			body:   okBody,
+			Name:          "Authenticate alone",
+			Route:         "/auth",
+			Authorization: bearer(readToken),
+			Status:        200,
+			Body:          okBody,
 		},
 		{
-			name:   "Authenticate alone lets an organization token through",
-			target: "/auth",
-			setup:  bearer(acmeOrgToken),
-			status: 200,
-			body:   "sub=user-1 client_id=spa m2m=false same=true",
+			Name:          "Authenticate alone lets an organization token through",
+			Route:         "/auth",
+			Authorization: bearer(acmeOrgToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
 		},
 		{
-			name:      "Authenticate alone without a token",
-			target:    "/auth",
-			status:    401,
-			challenge: `Bearer realm="api"`,
-			body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
+			Name:      "Authenticate alone without a token",
+			Route:     "/auth",
+			Status:    401,
+			Challenge: `Bearer realm="api"`,
+			Body:      `{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n",
 		},
 		{
-			name:      "organization token on a Check route",
-			target:    "/check",
-			setup:     bearer(acmeOrgToken),
-			status:    403,
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
-			body:      `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
+			Name:          "organization token on a Check route",
+			Route:         "/check",
+			Authorization: bearer(acmeOrgToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="an organization token is accepted only on routes for its organization"`,
+			Body:          `{"error":"insufficient_scope","error_description":"an organization token is accepted only on routes for its organization"}` + "\n",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+}
+
+// Run sends every request of the contract through engine and through
+// Reference, and checks both answers: status, challenge and body.
+func Run(t *testing.T, engine Engine) {
+	iss := NewIssuer(t)
+	v := NewValidator(t, iss, true)
+	for _, tt := range Cases(iss) {
+		t.Run(tt.Name, func(t *testing.T) {
 			rec := serveBoth(t, engine, v, func() *http.Request {
-				r := httptest.NewRequest(http.MethodGet, tt.target, nil)
-				if tt.setup != nil {
-					tt.setup(r)
+				r := httptest.NewRequest(http.MethodGet, tt.Route, nil)
+				r.URL.RawQuery = tt.Query
+				for _, a := range tt.Authorization {
+					r.Header.Add("Authorization", a)
 				}
 				return r
 			})
-			if rec.Code != tt.status {
-				t.Errorf("status: got %d, want %d", rec.Code, tt.status)
+			if rec.Code != tt.Status {
+				t.Errorf("status: got %d, want %d", rec.Code, tt.Status)
 			}
-			if got := rec.Header().Get("WWW-Authenticate"); got != tt.challenge {
-				t.Errorf("WWW-Authenticate:\n got %s\nwant %s", got, tt.challenge)
+			if got := rec.Header().Get("WWW-Authenticate"); got != tt.Challenge {
+				t.Errorf("WWW-Authenticate:\n got %s\nwant %s", got, tt.Challenge)
 			}
-			if got := rec.Body.String(); got != tt.body {
-				t.Errorf("body:\n got %s\nwant %s", got, tt.body)
+			if got := rec.Body.String(); got != tt.Body {
+				t.Errorf("body:\n got %s\nwant %s", got, tt.Body)
 			}
 		})
 	}
