@@ -220,3 +220,21 @@ func ExampleAuthorizationToken() {
 	// true
 	// true
 }
+
+func ExampleValidator_Reject() {
+	// The answer to a refused request, for a transport other than an
+	// http.ResponseWriter: a gRPC status, a gateway decision.
+	v, _ := middleware.New(middleware.Config{Endpoint: "https://your-tenant.logto.app", Audiences: []string{"https://api.example.com"}})
+	defer v.Close()
+	claims := &middleware.Claims{Subject: "user-1", ClientID: "spa"}
+	rej := v.Reject(middleware.Authorize(claims, middleware.Scopes("write:products"), nil))
+	fmt.Println(rej.Status, rej.Error)
+	fmt.Println(rej.Description)
+	fmt.Println(rej.Challenge)
+	fmt.Print(string(rej.Body()))
+	// Output:
+	// 403 insufficient_scope
+	// the token lacks the scopes: write:products
+	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"
+	// {"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}
+}

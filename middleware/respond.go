@@ -11,7 +11,37 @@ import (
 // set retries in the background with backoff starting well under this.
 const retryAfterSeconds = "5"
 
-// WriteError writes the RFC 6750 response for err, as every adapter does:
+// Rejection is the answer to a refused request, whatever carries it: an
+// HTTP response ([Validator.WriteError] writes it), a gRPC status, a
+// gateway's decision. Every adapter builds it with [Validator.Reject], so
+// every transport says the same thing.
+type Rejection struct {
+	// Status is the HTTP status: 400, 401, 403 or 503.
+	Status int
+	// Error is the RFC 6750 error code (invalid_request, invalid_token,
+	// insufficient_scope, temporarily_unavailable), or "unauthorized" when
+	// the request carried no token.
+	Error string
+	// Description is the error_description: which check failed, safe to
+	// send to the caller.
+	Description string
+	// Challenge is the WWW-Authenticate value, "" with a 503.
+	Challenge string
+	// RetryAfter is the Retry-After value of a 503, in seconds.
+	RetryAfter string
+}
+
+// Body is the JSON body of the HTTP answer, with its final newline.
+func (r Rejection) Body() []byte {
+	b, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{r.Error, r.Description})
+	return append(b, '\n')
+}
+
+// Reject reports err as a rejection (the log and Hooks.Rejected, unless
+// Verify already did) and returns the answer for it:
 //
 //	no token                      401, WWW-Authenticate: Bearer realm="..."
 //	malformed request             400, error="invalid_request"
@@ -20,11 +50,10 @@ const retryAfterSeconds = "5"
 //	wrong organization or client  403, error="insufficient_scope"
 //	keys never loaded, overloaded 503, Retry-After, no challenge
 //
-// with a JSON body {"error": "...", "error_description": "..."}. An error
-// that is none of this package's is answered 401 invalid_token, never 500.
-// When Config.ResourceMetadataURL is set, 401 challenges carry it as
-// resource_metadata (RFC 9728).
-func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+// An error that is none of this package's is answered 401 invalid_token,
+// never 500. When Config.ResourceMetadataURL is set, 401 challenges carry it
+// as resource_metadata (RFC 9728).
+func (v *Validator) Reject(err error) Rejection {
 	if notFromVerify(err) {
 		v.rejected(err, nil, "")
 	}
@@ -56,46 +85,57 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 	}
 	desc = sanitize(desc)
 
-	h := w.Header()
+	rej := Rejection{Status: status, Error: code, Description: desc}
+	if code == "" {
+		rej.Error, rej.Description = "unauthorized", "a bearer token is required"
+	}
 	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", retryAfterSeconds)
-	} else {
-		var b strings.Builder
-		b.WriteString(`Bearer realm="`)
-		b.WriteString(v.cfg.Realm)
+		rej.RetryAfter = retryAfterSeconds
+		return rej
+	}
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(v.cfg.Realm)
+	b.WriteByte('"')
+	if code != "" {
+		b.WriteString(`, error="`)
+		b.WriteString(code)
+		b.WriteString(`", error_description="`)
+		b.WriteString(desc)
 		b.WriteByte('"')
-		if code != "" {
-			b.WriteString(`, error="`)
-			b.WriteString(code)
-			b.WriteString(`", error_description="`)
-			b.WriteString(desc)
-			b.WriteByte('"')
-		}
-		if scopeErr != nil {
-			b.WriteString(`, scope="`)
-			b.WriteString(sanitize(scopeErr.Required))
-			b.WriteByte('"')
-		}
-		if v.cfg.ResourceMetadataURL != "" && status == http.StatusUnauthorized {
-			b.WriteString(`, resource_metadata="`)
-			b.WriteString(v.cfg.ResourceMetadataURL)
-			b.WriteByte('"')
-		}
-		h.Set("WWW-Authenticate", b.String())
+	}
+	if scopeErr != nil {
+		b.WriteString(`, scope="`)
+		b.WriteString(sanitize(scopeErr.Required))
+		b.WriteByte('"')
+	}
+	if v.cfg.ResourceMetadataURL != "" && status == http.StatusUnauthorized {
+		b.WriteString(`, resource_metadata="`)
+		b.WriteString(v.cfg.ResourceMetadataURL)
+		b.WriteByte('"')
+	}
+	rej.Challenge = b.String()
+	return rej
+}
+
+// WriteError writes the RFC 6750 response for err ([Validator.Reject]):
+// the status, WWW-Authenticate (or Retry-After with a 503) and the JSON
+// body {"error": "...", "error_description": "..."}. The request may be
+// nil.
+func (v *Validator) WriteError(w http.ResponseWriter, _ *http.Request, err error) {
+	rej := v.Reject(err)
+	h := w.Header()
+	if rej.RetryAfter != "" {
+		h.Set("Retry-After", rej.RetryAfter)
+	}
+	if rej.Challenge != "" {
+		h.Set("WWW-Authenticate", rej.Challenge)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	body := struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{code, desc}
-	if code == "" {
-		body.Error = "unauthorized"
-		body.Description = "a bearer token is required"
-	}
-	_ = json.NewEncoder(w).Encode(body)
+	w.WriteHeader(rej.Status)
+	_, _ = w.Write(rej.Body())
 }
 
 // kindText names the class of err, for a default description.
