@@ -16,6 +16,8 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/logtoguard/logtoguard/internal/plainhttp"
 )
 
 // minRSABits is the smallest RSA key accepted (RFC 7518, section 3.3).
@@ -29,7 +31,7 @@ func (s *Set) fetch(ctx context.Context) (err error) {
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrFetch, err)
 			if s.ctx.Err() == nil {
-				s.log.Warn("jwks: fetch failed; keeping the last good keys", "issuer", s.opts.Issuer, "url", s.currentURL(), "error", err)
+				s.logFailure(err)
 			}
 		}
 		if s.opts.OnFetch != nil {
@@ -69,6 +71,24 @@ func (s *Set) fetch(ctx context.Context) (err error) {
 	return nil
 }
 
+// logFailure logs a failed fetch with the URL it tried: the JWKS URL, or
+// the discovery document while the JWKS URL is not known yet.
+func (s *Set) logFailure(err error) {
+	tried := s.currentURL()
+	if tried == "" {
+		tried = s.discoveryURL()
+	}
+	if s.snap.Load() == nil {
+		s.log.Warn("jwks: fetch failed and no keys are loaded yet; retrying with backoff", "issuer", s.opts.Issuer, "url", tried, "error", err)
+		return
+	}
+	s.log.Warn("jwks: fetch failed; keeping the last good keys", "issuer", s.opts.Issuer, "url", tried, "error", err)
+}
+
+func (s *Set) discoveryURL() string {
+	return strings.TrimSuffix(s.opts.Issuer, "/") + "/.well-known/openid-configuration"
+}
+
 func (s *Set) currentURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,7 +101,7 @@ func (s *Set) resolve(ctx context.Context) (string, error) {
 	if u := s.currentURL(); u != "" {
 		return u, nil
 	}
-	discovery := strings.TrimSuffix(s.opts.Issuer, "/") + "/.well-known/openid-configuration"
+	discovery := s.discoveryURL()
 	body, _, err := s.get(ctx, discovery, http.Header{"Accept": {"application/json"}})
 	if err != nil {
 		return "", fmt.Errorf("discovery: %w", err)
@@ -96,13 +116,33 @@ func (s *Set) resolve(ctx context.Context) (string, error) {
 	if doc.Issuer != s.opts.Issuer {
 		return "", fmt.Errorf("discovery %s: issuer %q does not match the configured issuer %q", discovery, doc.Issuer, s.opts.Issuer)
 	}
-	jwksURL, err := sameOrigin(s.opts.Issuer, doc.JWKSURI)
+	jwksURL, err := discovered(s.opts.Issuer, doc.JWKSURI, s.opts.AllowInsecureHTTP)
 	if err != nil {
 		return "", fmt.Errorf("discovery %s: %w", discovery, err)
 	}
 	s.mu.Lock()
 	s.jwksURL = jwksURL
 	s.mu.Unlock()
+	return jwksURL, nil
+}
+
+// discovered returns the JWKS URL to use for a jwks_uri read from the
+// issuer's discovery document: on the issuer's host (see sameOrigin), and
+// plain http only to loopback unless allowInsecure. New refuses a plain-http
+// issuer that is not loopback, so the last rule holds only if the rules
+// before it change; it is kept so that the keys' URL never depends on them.
+func discovered(issuer, jwksURI string, allowInsecure bool) (string, error) {
+	jwksURL, err := sameOrigin(issuer, jwksURI)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(jwksURL)
+	if err != nil {
+		return "", err
+	}
+	if !allowInsecure && plainhttp.Remote(u) {
+		return "", fmt.Errorf("jwks_uri %q is plain http to a host that is not loopback: use https, or set AllowInsecureHTTP for a Logto reached on a private network", jwksURL)
+	}
 	return jwksURL, nil
 }
 

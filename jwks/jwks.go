@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/logtoguard/logtoguard/internal/plainhttp"
 )
 
 // Defaults of [Options].
@@ -50,14 +52,24 @@ type Options struct {
 	// Issuer + "/.well-known/openid-configuration", whose "issuer" must equal
 	// Issuer exactly, and whose "jwks_uri" must be on the issuer's host (an
 	// http:// jwks_uri under an https:// issuer, as Logto reports behind a TLS
-	// proxy, is upgraded to https).
+	// proxy, is upgraded to https; one that stays http must pass the same
+	// rule as URL, see AllowInsecureHTTP).
 	Issuer string
 	// URL is the JWKS URL, such as https://tenant.logto.app/oidc/jwks. Setting
 	// it skips discovery.
 	URL string
+	// AllowInsecureHTTP allows plain http:// to a host that is not loopback
+	// for Issuer, URL, a discovered jwks_uri and redirects, such as a Logto
+	// reached as http://logto:3001 on a Docker Compose network. Default
+	// false: only localhost, 127.0.0.0/8 and ::1 may be reached over plain
+	// http, since keys fetched over it can be replaced by anyone on the way,
+	// and with them every token. A redirect from https to http is refused
+	// either way.
+	AllowInsecureHTTP bool
 	// Client makes the requests. Default: a client that follows redirects
 	// only on the same host. A given client is copied; if its CheckRedirect
-	// is nil, the same-host rule is added.
+	// is nil, the same-host rule is added. The https-to-http and plain-http
+	// rules apply to every redirect, before the client's own CheckRedirect.
 	Client *http.Client
 	// RefreshInterval is how often the set is fetched in the background.
 	// Default [DefaultRefreshInterval].
@@ -163,11 +175,11 @@ func New(ctx context.Context, opts Options) (*Set, error) {
 	if opts.URL == "" && opts.Issuer == "" {
 		return nil, errors.New("jwks: Issuer or URL is required")
 	}
-	for _, u := range []string{opts.URL, opts.Issuer} {
-		if u == "" {
+	for _, f := range []struct{ name, url string }{{"URL", opts.URL}, {"Issuer", opts.Issuer}} {
+		if f.url == "" {
 			continue
 		}
-		if err := checkURL(u); err != nil {
+		if err := checkURL(f.name, f.url, opts.AllowInsecureHTTP); err != nil {
 			return nil, err
 		}
 	}
@@ -188,7 +200,7 @@ func New(ctx context.Context, opts Options) (*Set, error) {
 	}
 	s := &Set{
 		opts:    opts,
-		client:  safeClient(opts.Client),
+		client:  safeClient(opts.Client, opts.AllowInsecureHTTP),
 		log:     opts.Logger,
 		ready:   make(chan struct{}),
 		jwksURL: opts.URL,
@@ -206,38 +218,54 @@ func New(ctx context.Context, opts Options) (*Set, error) {
 	return s, nil
 }
 
-func checkURL(raw string) error {
+func checkURL(field, raw string, allowInsecure bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("jwks: bad URL %q: %w", raw, err)
+		return fmt.Errorf("jwks: bad %s %q: %w", field, raw, err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("jwks: URL %q must be absolute http or https", raw)
+		return fmt.Errorf("jwks: %s %q must be absolute http or https", field, raw)
+	}
+	if !allowInsecure && plainhttp.Remote(u) {
+		return fmt.Errorf("jwks: %s %q is plain http to a host that is not loopback: use https, or set AllowInsecureHTTP for a Logto reached on a private network", field, raw)
 	}
 	return nil
 }
 
 // safeClient copies c (or makes a client) and makes redirects stay on the
 // same host, so a compromised or misconfigured endpoint cannot point the set
-// at keys elsewhere.
-func safeClient(c *http.Client) *http.Client {
+// at keys elsewhere. Whatever the client's own CheckRedirect, a redirect
+// never goes from https to http, nor to plain http on a host that is not
+// loopback unless allowInsecure.
+func safeClient(c *http.Client, allowInsecure bool) *http.Client {
 	var out http.Client
 	if c != nil {
 		out = *c
 	}
-	if out.CheckRedirect == nil {
-		out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	next := out.CheckRedirect
+	if next == nil {
+		next = func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("jwks: too many redirects")
 			}
 			if req.URL.Host != via[0].URL.Host {
 				return fmt.Errorf("jwks: redirect to another host %q refused", req.URL.Host)
 			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("jwks: redirect from https to http refused")
-			}
 			return nil
 		}
+	}
+	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			for _, prev := range via {
+				if prev.URL.Scheme == "https" {
+					return fmt.Errorf("jwks: redirect from https to %s refused", req.URL.Redacted())
+				}
+			}
+			if !allowInsecure && plainhttp.Remote(req.URL) {
+				return fmt.Errorf("jwks: redirect to plain http on a host that is not loopback (%s) refused; set AllowInsecureHTTP to allow it", req.URL.Redacted())
+			}
+		}
+		return next(req, via)
 	}
 	return &out
 }

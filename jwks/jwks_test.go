@@ -153,8 +153,8 @@ func TestNewOptions(t *testing.T) {
 		{"nothing", Options{}, "Issuer or URL is required"},
 		{"relative URL", Options{URL: "/oidc/jwks"}, "must be absolute"},
 		{"ftp", Options{URL: "ftp://x/jwks"}, "must be absolute"},
-		{"bad issuer", Options{Issuer: "::"}, "bad URL"},
-		{"negative", Options{URL: "http://x/jwks", RefreshInterval: -1}, "must not be negative"},
+		{"bad issuer", Options{Issuer: "::"}, "bad Issuer"},
+		{"negative", Options{URL: "http://127.0.0.1/jwks", RefreshInterval: -1}, "must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logtoguard/logtoguard/internal/plainhttp"
 )
 
 // Defaults of [Config].
@@ -37,6 +39,7 @@ type Config struct {
 	// Endpoint is the Logto endpoint, such as https://your-tenant.logto.app
 	// or http://localhost:3001. The issuer is Endpoint + "/oidc", and the
 	// signing keys are found through its OpenID Connect discovery document.
+	// Plain http is accepted only on loopback, see AllowInsecureHTTP.
 	Endpoint string
 	// Issuers, if set, replaces the issuer derived from Endpoint with this
 	// exact list of trusted iss values that share one key set: a tenant with
@@ -51,6 +54,17 @@ type Config struct {
 	// key of one tenant never verifies a token that names another tenant's
 	// issuer.
 	Tenants []Tenant
+
+	// AllowInsecureHTTP accepts plain http:// URLs on hosts that are not
+	// loopback in Endpoint, Issuers, JWKSURL and Tenants, and for a
+	// jwks_uri found through discovery: for a Logto reached on a private
+	// network, such as http://logto:3001 in Docker Compose. Default false:
+	// [New] refuses them, since keys fetched over plain http can be replaced
+	// by anyone on the way, and with them every token. Loopback
+	// (localhost, 127.0.0.0/8, ::1) is always allowed, as self-hosted
+	// Logto's default is http://localhost:3001. A redirect from https to
+	// http is refused either way.
+	AllowInsecureHTTP bool
 
 	// Audiences are the API identifiers (the API resource indicator in the
 	// Logto console) this API accepts; a token must name at least one in
@@ -159,6 +173,43 @@ func (t Tenant) issuers() ([]string, error) {
 	return []string{ep + "/oidc"}, nil
 }
 
+// checkTransport refuses a plain-http URL to a host that is not loopback
+// unless c.AllowInsecureHTTP; field names the setting at fault.
+func (c Config) checkTransport(field, raw string) error {
+	if c.AllowInsecureHTTP {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !plainhttp.Remote(u) {
+		return nil // checkAbsolute reports what is not a URL
+	}
+	return fmt.Errorf("middleware: %s %q is plain http to a host that is not loopback, so the signing keys could be replaced on the way: use https, or set AllowInsecureHTTP if Logto is reached on a private network (such as http://logto:3001 in Docker Compose)", field, raw)
+}
+
+// checkTransports applies checkTransport to every URL the keys come from.
+func (c Config) checkTransports() error {
+	check := func(prefix string, t Tenant) error {
+		if err := c.checkTransport(prefix+"Endpoint", t.Endpoint); err != nil {
+			return err
+		}
+		for i, iss := range t.Issuers {
+			if err := c.checkTransport(fmt.Sprintf("%sIssuers[%d]", prefix, i), iss); err != nil {
+				return err
+			}
+		}
+		return c.checkTransport(prefix+"JWKSURL", t.JWKSURL)
+	}
+	if err := check("", Tenant{Endpoint: c.Endpoint, Issuers: c.Issuers, JWKSURL: c.JWKSURL}); err != nil {
+		return err
+	}
+	for i, t := range c.Tenants {
+		if err := check(fmt.Sprintf("Tenants[%d].", i), t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkAbsolute(what, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -215,6 +266,9 @@ func (c Config) normalize() (Config, error) {
 		if err := checkAbsolute("ResourceMetadataURL", c.ResourceMetadataURL); err != nil {
 			return c, err
 		}
+	}
+	if err := c.checkTransports(); err != nil {
+		return c, err
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -91,6 +91,10 @@ func (v *Validator) addTenant(t Tenant) error {
 		FetchTimeout:    v.cfg.FetchTimeout,
 		Logger:          v.cfg.Logger,
 		OnFetch:         onFetch,
+
+		// The configured URLs passed checkTransports; this carries the rule
+		// to discovered URLs and redirects.
+		AllowInsecureHTTP: v.cfg.AllowInsecureHTTP,
 	})
 	if err != nil {
 		return fmt.Errorf("middleware: %w", err)
