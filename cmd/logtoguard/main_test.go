@@ -323,6 +323,7 @@ func TestUsage(t *testing.T) {
 		{"no endpoint", "x", []string{"verify", "--audience", api}, `logtoguard verify: --endpoint is required (such as https://your-tenant.logto.app), or --issuer (see logtoguard help)`},
 		{"endpoint with /oidc", "x", []string{"verify", "--endpoint", "https://t.logto.app/oidc", "--audience", api}, `logtoguard verify: middleware: endpoint "https://t.logto.app/oidc" must not include /oidc (it is added) (see logtoguard help)`},
 		{"Management API audience", "x", []string{"verify", "--endpoint", "https://t.logto.app", "--audience", "https://t.logto.app/api"}, `logtoguard verify: middleware: audience "https://t.logto.app/api" is Logto's Management API; use your own API resource's identifier (see logtoguard help)`},
+		{"plain http to a remote Logto", "x", []string{"verify", "--endpoint", "http://t.logto.app", "--audience", api}, `logtoguard verify: middleware: Endpoint "http://t.logto.app" is plain http to a host that is not loopback, so the signing keys could be replaced on the way: use https, or set AllowInsecureHTTP if Logto is reached on a private network (such as http://logto:3001 in Docker Compose) (here: --allow-insecure-http) (see logtoguard help)`},
 		{"bad timeout", "x", []string{"verify", "--endpoint", "https://t.logto.app", "--audience", api, "--timeout", "0s"}, `logtoguard verify: --timeout must be positive (see logtoguard help)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,7 +426,7 @@ func TestVerify(t *testing.T) {
 			want: []string{
 				`FAIL +scopes +missing write:products$`,
 				` +the route requires write:products; the token grants read:products$`,
-				`verdict +INVALID for this route: middleware: insufficient scope$`,
+				`verdict +INVALID for this route: the token is valid, but it lacks a scope the route requires$`,
 			},
 		},
 		{
@@ -436,7 +437,7 @@ func TestVerify(t *testing.T) {
 			want: []string{
 				`FAIL +lifetime +the token has expired$`,
 				` +expired at 2026-03-01 11:00:00 UTC \(1h ago\): get a new token$`,
-				`verdict +INVALID: middleware: token expired$`,
+				`verdict +INVALID: an API configured like this refuses the token \(token expired\)$`,
 			},
 		},
 		{
@@ -446,7 +447,7 @@ func TestVerify(t *testing.T) {
 			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
 			want: []string{
 				`FAIL +format +token is opaque, not a JWT: request the access token with resource=<your API identifier>$`,
-				`verdict +INVALID: middleware: opaque token$`,
+				`verdict +INVALID: an API configured like this refuses the token \(opaque token\)$`,
 			},
 		},
 		{
@@ -457,7 +458,7 @@ func TestVerify(t *testing.T) {
 			want: []string{
 				`FAIL +audience +the token is for Logto's Management API, not this API`,
 				` +expected one of \[https://api\.example\.com\], received \[https://default\.logto\.app/api\]$`,
-				`verdict +INVALID: middleware: audience mismatch$`,
+				`verdict +INVALID: an API configured like this refuses the token \(audience mismatch\)$`,
 			},
 		},
 		{
@@ -478,7 +479,7 @@ func TestVerify(t *testing.T) {
 			want: []string{
 				`FAIL +type +the token is not an access token \(typ "JWT", want at\+jwt\)`,
 				` +its aud "spa-app" is an app's client ID, as in an ID token$`,
-				`verdict +INVALID: middleware: not an access token$`,
+				`verdict +INVALID: an API configured like this refuses the token \(not an access token\)$`,
 			},
 		},
 		{
@@ -489,7 +490,7 @@ func TestVerify(t *testing.T) {
 			want: []string{
 				`FAIL +signature +the token is signed with a key the issuer does not publish$`,
 				` +the JWKS publishes ` + kid + `$`,
-				`verdict +INVALID: middleware: unknown signing key$`,
+				`verdict +INVALID: an API configured like this refuses the token \(unknown signing key\)$`,
 			},
 		},
 		{
@@ -520,7 +521,7 @@ func TestVerify(t *testing.T) {
 			code:   exitInvalid,
 			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
 			want: []string{`FAIL +scopes +an organization token is accepted only on routes for its organization$`,
-				`verdict +INVALID for this route: middleware: organization mismatch$`},
+				`verdict +INVALID for this route: the token is valid, but the route refuses it \(organization mismatch\)$`},
 		},
 		{
 			name:   "organization token for another organization",

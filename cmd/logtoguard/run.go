@@ -44,6 +44,10 @@ Usage:
         --organization ID the organization the route addresses: the token
                           must be for it (an organization token opens only
                           such a route)
+        --allow-insecure-http
+                          allow plain http to a Logto that is not on this
+                          machine, such as http://logto:3001 on a private
+                          network (loopback http is always allowed)
         --timeout D       how long to wait for the keys (default 10s)
         -v                log what the library logs to stderr
 

@@ -67,6 +67,7 @@ type verifyFlags struct {
 	scopes               list
 	anyScope, orgTokens  bool
 	organization         string
+	allowInsecureHTTP    bool
 	verbose              bool
 	timeout              time.Duration
 	requirement          middleware.Requirement
@@ -84,6 +85,7 @@ func (a *app) verify(args []string) int {
 	fs.BoolVar(&f.anyScope, "any-scope", false, "")
 	fs.BoolVar(&f.orgTokens, "org-tokens", false, "")
 	fs.StringVar(&f.organization, "organization", "", "")
+	fs.BoolVar(&f.allowInsecureHTTP, "allow-insecure-http", false, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "")
 	pos, err := parseFlags(fs, args)
@@ -157,6 +159,7 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		JWKSURL:                  f.jwksURI,
 		Audiences:                f.audiences,
 		AcceptOrganizationTokens: f.orgTokens,
+		AllowInsecureHTTP:        f.allowInsecureHTTP,
 		HTTPClient:               client,
 		FetchTimeout:             f.timeout,
 		Cache:                    middleware.CacheConfig{Disabled: true},
@@ -172,7 +175,11 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		}},
 	})
 	if err != nil {
-		return a.usageError("verify", err.Error())
+		msg := err.Error()
+		if strings.Contains(msg, "AllowInsecureHTTP") {
+			msg += " (here: --allow-insecure-http)"
+		}
+		return a.usageError("verify", msg)
 	}
 	defer v.Close()
 
@@ -240,7 +247,7 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		// Not one of the library's errors: say so without guessing a step.
 		check(w, "FAIL", "verify", verr.Error())
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "verdict   INVALID: "+verr.Error())
+		fmt.Fprintln(w, "verdict   INVALID: "+refusal(verr))
 		return exitInvalid
 	}
 
@@ -286,18 +293,24 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		fmt.Fprintln(w, "verdict   VALID: an API configured like this accepts the token")
 		return exitOK
 	case scopeErr != nil:
-		fmt.Fprintln(w, "verdict   INVALID for this route: "+middleware.ErrInsufficientScope.Error())
+		fmt.Fprintln(w, "verdict   INVALID for this route: the token is valid, but it lacks a scope the route requires")
 		return exitInvalid
 	case routeErr != nil:
-		fmt.Fprintln(w, "verdict   INVALID for this route: "+routeErr.Kind.Error())
+		fmt.Fprintln(w, "verdict   INVALID for this route: the token is valid, but the route refuses it ("+strings.TrimPrefix(routeErr.Kind.Error(), "middleware: ")+")")
 		return exitInvalid
 	case errors.Is(verr, middleware.ErrKeysUnavailable):
-		fmt.Fprintln(w, "verdict   KEYS UNAVAILABLE: "+e.Kind.Error())
+		fmt.Fprintln(w, "verdict   KEYS UNAVAILABLE: the signing keys could not be loaded, so the token could not be checked")
 		return exitUsage
 	default:
-		fmt.Fprintln(w, "verdict   INVALID: "+e.Kind.Error())
+		fmt.Fprintln(w, "verdict   INVALID: "+refusal(e.Kind))
 		return exitInvalid
 	}
+}
+
+// refusal words the verdict on a refused token as a sentence: the library's
+// error without its package prefix, which is for logs.
+func refusal(err error) string {
+	return "an API configured like this refuses the token (" + strings.TrimPrefix(err.Error(), "middleware: ") + ")"
 }
 
 // failedStep names the check the library's error comes from.
