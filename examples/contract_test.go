@@ -372,6 +372,8 @@ func TestBadSettings(t *testing.T) {
 		{"bad jwks", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_JWKS_URI=/jwks", "LOGTO_API_RESOURCE=" + api}, "LOGTO_JWKS_URI"},
 		{"bad addr", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "ADDR=nonsense"}, "ADDR"},
 		{"bad public URL", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "PUBLIC_URL=api.example.com"}, "PUBLIC_URL"},
+		{"plain http to a remote Logto", []string{"LOGTO_ENDPOINT=http://logto:3001", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ALLOW_INSECURE_HTTP=true"},
+		{"bad insecure switch", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "LOGTO_ALLOW_INSECURE_HTTP=maybe"}, "LOGTO_ALLOW_INSECURE_HTTP"},
 	}
 	for _, name := range servers {
 		for _, tt := range tests {

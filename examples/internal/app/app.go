@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,8 +52,11 @@ func (s Settings) SyncRequirement() middleware.Requirement {
 // issuer derived from the endpoint), LOGTO_JWKS_URI (skips discovery),
 // LOGTO_API_RESOURCE (required), LOGTO_SYNC_APP_IDS (comma-separated App IDs
 // allowed on POST /sync), PUBLIC_URL (the server's public URL, which puts
-// its resource metadata in 401 challenges) and ADDR (default
-// 127.0.0.1:8080). An error names the variable at fault in one line.
+// its resource metadata in 401 challenges), LOGTO_ALLOW_INSECURE_HTTP
+// (true: allow plain http to a Logto that is not on this machine, such as
+// http://logto:3001 in Docker Compose; see Config.AllowInsecureHTTP) and
+// ADDR (default 127.0.0.1:8080). An error names the variable at fault in
+// one line.
 func FromEnv() (Settings, error) {
 	s := Settings{Addr: "127.0.0.1:8080"}
 	endpoint := strings.TrimSpace(os.Getenv("LOGTO_ENDPOINT"))
@@ -98,6 +102,13 @@ func FromEnv() (Settings, error) {
 			return s, fmt.Errorf("PUBLIC_URL %q: %v", public, err)
 		}
 		s.Config.ResourceMetadataURL = strings.TrimSuffix(public, "/") + middleware.ResourceMetadataPath
+	}
+	if raw := strings.TrimSpace(os.Getenv("LOGTO_ALLOW_INSECURE_HTTP")); raw != "" {
+		allow, err := strconv.ParseBool(raw)
+		if err != nil {
+			return s, fmt.Errorf("LOGTO_ALLOW_INSECURE_HTTP %q: want true or false", raw)
+		}
+		s.Config.AllowInsecureHTTP = allow
 	}
 	if addr := strings.TrimSpace(os.Getenv("ADDR")); addr != "" {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -216,6 +227,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // Fatal prints err as one line and exits 1.
 func Fatal(name string, err error) {
+	if strings.Contains(err.Error(), "AllowInsecureHTTP") {
+		// The servers' switch for Config.AllowInsecureHTTP.
+		fmt.Fprintf(os.Stderr, "%s: %v (here: LOGTO_ALLOW_INSECURE_HTTP=true)\n", name, err)
+		os.Exit(1)
+	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 	os.Exit(1)
 }
