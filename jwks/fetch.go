@@ -285,9 +285,7 @@ func usable(m jwkset.JWKMarshal) (*Key, jwkset.JWK, error) {
 	default:
 		return nil, jwkset.JWK{}, fmt.Errorf("key type %T", pub)
 	}
-	switch k.alg {
-	case "", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512":
-	default:
+	if _, ok := curveOf(k.alg); !ok && k.alg != "" {
 		return nil, jwkset.JWK{}, fmt.Errorf("alg %q", k.alg)
 	}
 	if k.alg != "" && !k.Fits(k.alg) {

@@ -108,6 +108,39 @@ func (k *Key) Algorithm() string { return k.alg }
 // Public returns the public key: *ecdsa.PublicKey or *rsa.PublicKey.
 func (k *Key) Public() crypto.PublicKey { return k.public }
 
+// algorithms are the JWS algorithms a key set can verify, with the curve an
+// ECDSA algorithm needs (nil for RSA). It is the one list: the middleware's
+// allowlist and the key parser read it.
+var algorithms = []struct {
+	name  string
+	curve elliptic.Curve
+}{
+	{"ES256", elliptic.P256()}, {"ES384", elliptic.P384()}, {"ES512", elliptic.P521()},
+	{"RS256", nil}, {"RS384", nil}, {"RS512", nil},
+	{"PS256", nil}, {"PS384", nil}, {"PS512", nil},
+}
+
+// Algorithms returns the JWS algorithms a [Key] can verify: RSA and ECDSA
+// (RS*, PS*, ES*). Symmetric algorithms and "none" are never among them.
+func Algorithms() []string {
+	out := make([]string, len(algorithms))
+	for i, a := range algorithms {
+		out[i] = a.name
+	}
+	return out
+}
+
+// curveOf returns the curve alg needs (nil for RSA) and whether alg is one
+// of [Algorithms].
+func curveOf(alg string) (elliptic.Curve, bool) {
+	for _, a := range algorithms {
+		if a.name == alg {
+			return a.curve, true
+		}
+	}
+	return nil, false
+}
+
 // Fits reports whether the key can verify signatures of the JWS algorithm
 // alg: ES256, ES384 and ES512 need an EC key on P-256, P-384 and P-521;
 // RS256/384/512 and PS256/384/512 need an RSA key. A key whose JWK names an
@@ -116,21 +149,15 @@ func (k *Key) Fits(alg string) bool {
 	if k.alg != "" && k.alg != alg {
 		return false
 	}
+	curve, ok := curveOf(alg)
+	if !ok {
+		return false
+	}
 	switch pub := k.public.(type) {
 	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return pub.Curve == elliptic.P256()
-		case "ES384":
-			return pub.Curve == elliptic.P384()
-		case "ES512":
-			return pub.Curve == elliptic.P521()
-		}
+		return curve != nil && pub.Curve == curve
 	case *rsa.PublicKey:
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-			return true
-		}
+		return curve == nil
 	}
 	return false
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logtoguard/logtoguard/internal/plainhttp"
+	"github.com/logtoguard/logtoguard/jwks"
 )
 
 // Defaults of [Config].
@@ -26,11 +27,10 @@ const (
 	DefaultRealm = "api"
 )
 
-// DefaultAlgorithms are the JWS algorithms Logto signs with. Symmetric
-// algorithms and "none" can never be allowed.
-var DefaultAlgorithms = []string{"ES384", "ES256", "ES512", "RS256", "PS256"}
-
-var allowedAlgorithms = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+// DefaultAlgorithms returns the JWS algorithms Logto signs with, the
+// default of [Config.Algorithms]. Only RSA and ECDSA algorithms
+// (jwks.Algorithms) can be allowed; symmetric ones and "none" never.
+func DefaultAlgorithms() []string { return []string{"ES384", "ES256", "ES512", "RS256", "PS256"} }
 
 // Config configures a [Validator]. Audiences and one of Endpoint or Issuers
 // are required; every other field has a secure default, so the zero value
@@ -41,11 +41,11 @@ type Config struct {
 	// signing keys are found through its OpenID Connect discovery document.
 	// Plain http is accepted only on loopback, see AllowInsecureHTTP.
 	Endpoint string
-	// Issuers, if set, replaces the issuer derived from Endpoint with this
-	// exact list of trusted iss values that share one key set: a tenant with
-	// a custom domain issues from both https://auth.example.com/oidc and
-	// https://<tenant>.logto.app/oidc. Discovery (without JWKSURL) uses the
-	// first.
+	// Issuers, instead of Endpoint, is the exact list of trusted iss values
+	// that share one key set: a tenant with a custom domain issues from both
+	// https://auth.example.com/oidc and https://<tenant>.logto.app/oidc.
+	// Discovery (without JWKSURL) uses the first. Setting both Endpoint and
+	// Issuers is an error, so that neither is silently ignored.
 	Issuers []string
 	// JWKSURL, if set, is used instead of discovery, such as
 	// https://your-tenant.logto.app/oidc/jwks.
@@ -85,7 +85,7 @@ type Config struct {
 	// DefaultLeeway (30s); a negative value means none.
 	Leeway time.Duration
 	// Algorithms is the allowlist of JWS algorithms. Default
-	// DefaultAlgorithms. Only RSA and ECDSA algorithms can be listed.
+	// DefaultAlgorithms(). Only RSA and ECDSA algorithms can be listed.
 	Algorithms []string
 	// SkipTypeCheck accepts tokens whose typ header is not at+jwt. Logto
 	// always sets it; only set this for another issuer, since typ is what
@@ -149,6 +149,9 @@ func managementAudience(aud string) bool {
 
 // issuers returns the trusted issuers of a tenant.
 func (t Tenant) issuers() ([]string, error) {
+	if len(t.Issuers) > 0 && t.Endpoint != "" {
+		return nil, fmt.Errorf("middleware: Endpoint %q and Issuers are both set: Issuers replaces the issuer Endpoint derives, so set one of them (Issuers alone, with the derived %s/oidc among them)", t.Endpoint, strings.TrimSuffix(t.Endpoint, "/"))
+	}
 	if len(t.Issuers) > 0 {
 		for _, iss := range t.Issuers {
 			if err := checkAbsolute("issuer", iss); err != nil {
@@ -242,12 +245,12 @@ func (c Config) normalize() (Config, error) {
 		c.Leeway = 0
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = DefaultAlgorithms
+		c.Algorithms = DefaultAlgorithms()
 	}
 	c.Algorithms = slices.Clone(c.Algorithms)
 	for _, a := range c.Algorithms {
-		if !slices.Contains(allowedAlgorithms, a) {
-			return c, fmt.Errorf("middleware: algorithm %q cannot be allowed (only RSA and ECDSA: %s)", a, strings.Join(allowedAlgorithms, ", "))
+		if supported := jwks.Algorithms(); !slices.Contains(supported, a) {
+			return c, fmt.Errorf("middleware: algorithm %q cannot be allowed (only RSA and ECDSA: %s)", a, strings.Join(supported, ", "))
 		}
 	}
 	if c.MaxTokenBytes < 0 {

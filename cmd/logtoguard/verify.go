@@ -391,7 +391,7 @@ func okText(s step, d *decoded, c *middleware.Claims, v *middleware.Validator, f
 	case stepFormat:
 		return fmt.Sprintf("JWT, 3 parts, %d bytes", len(d.token))
 	case stepAlgorithm:
-		return d.headerString("alg") + " (allowed: " + strings.Join(middleware.DefaultAlgorithms, ", ") + ")"
+		return d.headerString("alg") + " (allowed: " + strings.Join(middleware.DefaultAlgorithms(), ", ") + ")"
 	case stepType:
 		return d.headerString("typ")
 	case stepIssuer:
