@@ -3,7 +3,6 @@ package middleware
 import (
 	"encoding/base64"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/logtoguard/logtoguard/scopes"
@@ -57,24 +56,11 @@ func (c *Claims) AppID() (string, bool) {
 // HasScope reports whether the token was granted scope.
 func (c *Claims) HasScope(scope string) bool { return scopes.Has(c.Scopes, scope) }
 
-// OrganizationAudiencePrefix starts the audience of a Logto organization
-// token; the organization ID follows it.
-const OrganizationAudiencePrefix = "urn:logto:organization:"
-
-// organizationOf returns the organization ID of an organization audience
-// (urn:logto:organization:<id>, with a non-empty id). It is the one place
-// that tells an organization audience from another: Verify's audience
-// check, [Claims.IsOrganizationToken] and [Claims.Organization] all ask it.
-func organizationOf(aud string) (id string, ok bool) {
-	id, ok = strings.CutPrefix(aud, OrganizationAudiencePrefix)
-	return id, ok && id != ""
-}
-
 // organizationAudiences counts the organization audiences in aud.
 func organizationAudiences(aud []string) int {
 	n := 0
 	for _, a := range aud {
-		if _, ok := organizationOf(a); ok {
+		if _, ok := OrganizationAudience(a); ok {
 			n++
 		}
 	}
@@ -98,7 +84,7 @@ func (c *Claims) Organization() (string, bool) {
 		return c.OrganizationID, true
 	}
 	for _, a := range c.Audience {
-		if id, ok := organizationOf(a); ok {
+		if id, ok := OrganizationAudience(a); ok {
 			return id, true
 		}
 	}

@@ -137,16 +137,6 @@ type Tenant struct {
 	JWKSURL string
 }
 
-// managementAudience reports whether aud is one of Logto's Management API
-// identifiers, which a user's own API must never accept.
-func managementAudience(aud string) bool {
-	if aud == "https://default.logto.app/api" || aud == "https://admin.logto.app/api" {
-		return true
-	}
-	u, err := url.Parse(aud)
-	return err == nil && u.Path == "/api" && strings.HasSuffix(strings.ToLower(u.Hostname()), ".logto.app")
-}
-
 // issuers returns the trusted issuers of a tenant.
 func (t Tenant) issuers() ([]string, error) {
 	if len(t.Issuers) > 0 && t.Endpoint != "" {
@@ -231,7 +221,7 @@ func (c Config) normalize() (Config, error) {
 		if a == "" {
 			return c, errors.New("middleware: empty audience")
 		}
-		if managementAudience(a) {
+		if IsManagementAudience(a) {
 			return c, fmt.Errorf("middleware: audience %q is Logto's Management API; use your own API resource's identifier", a)
 		}
 		if strings.HasPrefix(a, OrganizationAudiencePrefix) {

@@ -259,12 +259,6 @@ func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings(c.Audience), nil
 }
 
-// isAccessTokenType reports whether typ is at+jwt or application/at+jwt,
-// case-insensitively (RFC 9068, section 2.1).
-func isAccessTokenType(typ string) bool {
-	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
-}
-
 func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*Claims, *jwks.Set, *jwks.Key, error) {
 	var (
 		tc   tokenClaims
@@ -338,7 +332,7 @@ func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
 	}
 	if !v.cfg.SkipTypeCheck {
 		typ, _ := t.Header["typ"].(string)
-		if !isAccessTokenType(typ) {
+		if !IsAccessTokenType(typ) {
 			e := newError(ErrTokenType, "the token is not an access token (typ "+quote(typ)+", want at+jwt)")
 			if strings.EqualFold(typ, "JWT") || typ == "" {
 				e.Description += ": is it an ID token? Send the access token requested with resource=<your API identifier>"
@@ -360,7 +354,7 @@ func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
 	if !v.audienceOK(tc.Audience) {
 		e := newError(ErrAudience, "the token's audience "+quote(strings.Join(tc.Audience, " "))+" is not this API")
 		for _, a := range tc.Audience {
-			if managementAudience(a) {
+			if IsManagementAudience(a) {
 				e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
 			}
 		}

@@ -89,7 +89,7 @@ func (d *decoded) kind() kind {
 		return kindGarbage
 	}
 	typ := d.headerString("typ")
-	if !isAccessTokenType(typ) {
+	if !middleware.IsAccessTokenType(typ) {
 		if strings.EqualFold(typ, "JWT") || typ == "" || d.has("nonce") || d.has("at_hash") || d.has("auth_time") {
 			return kindID
 		}
@@ -97,12 +97,12 @@ func (d *decoded) kind() kind {
 	}
 	aud := d.audience()
 	for _, a := range aud {
-		if isManagementAudience(a) {
+		if middleware.IsManagementAudience(a) {
 			return kindManagement
 		}
 	}
 	for _, a := range aud {
-		if strings.HasPrefix(a, middleware.OrganizationAudiencePrefix) {
+		if _, ok := middleware.OrganizationAudience(a); ok {
 			return kindOrganization
 		}
 	}
@@ -162,23 +162,6 @@ func (d *decoded) jweHeader() map[string]any {
 		return nil
 	}
 	return h
-}
-
-// isAccessTokenType reports whether typ marks a JWT access token (RFC 9068):
-// at+jwt or application/at+jwt, case-insensitively.
-func isAccessTokenType(typ string) bool {
-	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
-}
-
-// isManagementAudience reports whether aud is Logto's Management API:
-// https://<tenant>.logto.app/api on Logto Cloud, https://default.logto.app/api
-// self-hosted.
-func isManagementAudience(aud string) bool {
-	u, err := url.Parse(aud)
-	if err != nil || u.Path != "/api" {
-		return false
-	}
-	return strings.HasSuffix(strings.ToLower(u.Hostname()), ".logto.app")
 }
 
 // endpointOf returns the Logto endpoint of an issuer (the issuer without

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtoguard/logtoguard/middleware"
 	"github.com/logtoguard/logtoguard/scopes"
 )
 
@@ -100,7 +101,7 @@ func (a *app) inspect(args []string) int {
 	org := d.str("organization_id")
 	if org == "" && k == kindOrganization {
 		for _, a := range aud {
-			if id, ok := strings.CutPrefix(a, "urn:logto:organization:"); ok {
+			if id, ok := middleware.OrganizationAudience(a); ok {
 				org = id + " (from the audience)"
 			}
 		}

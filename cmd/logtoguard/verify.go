@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/logtoguard/logtoguard/jwks"
 	"github.com/logtoguard/logtoguard/middleware"
 )
@@ -242,7 +240,7 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 		failed = stepScopes
 	case verr == nil:
 	case errors.As(verr, &e):
-		failed = failedStep(e, d)
+		failed = failedStep(e)
 	default:
 		// Not one of the library's errors: say so without guessing a step.
 		check(w, "FAIL", "verify", verr.Error())
@@ -313,63 +311,32 @@ func refusal(err error) string {
 	return "an API configured like this refuses the token (" + strings.TrimPrefix(err.Error(), "middleware: ") + ")"
 }
 
-// failedStep names the check the library's error comes from.
-func failedStep(e *middleware.Error, d *decoded) step {
-	switch {
-	case errors.Is(e, middleware.ErrOpaqueToken):
-		return stepFormat
-	case errors.Is(e, middleware.ErrAlgorithm):
+// failedStep names the step of the library's check that refused the token
+// (middleware.CheckOf): the library says which check failed.
+func failedStep(e *middleware.Error) step {
+	switch middleware.CheckOf(e) {
+	case middleware.CheckAlgorithm:
 		return stepAlgorithm
-	case errors.Is(e, middleware.ErrTokenType):
-		return stepType
-	case errors.Is(e, middleware.ErrIssuer):
-		return stepIssuer
-	case errors.Is(e, middleware.ErrAudience):
-		return stepAudience
-	case errors.Is(e, middleware.ErrUnknownKey), errors.Is(e, middleware.ErrSignature),
-		errors.Is(e, middleware.ErrKeysUnavailable):
-		return stepSignature
-	case errors.Is(e, middleware.ErrExpired), errors.Is(e, middleware.ErrNotYetValid):
-		return stepLifetime
-	case errors.Is(e, middleware.ErrMalformed):
-		return malformedStep(d)
-	}
-	return stepFormat
-}
-
-// libraryClaims are decoded with the same Go types as the library's, so that
-// a claim of the wrong JSON type fails here as it fails there.
-type libraryClaims struct {
-	jwt.RegisteredClaims
-	Scope          string `json:"scope"`
-	ClientID       string `json:"client_id"`
-	OrganizationID string `json:"organization_id"`
-}
-
-// malformedStep finds which of the library's checks refused a malformed
-// token, repeating them on the decoded token in the library's order. When
-// unsure it answers stepFormat, the first check, so that no check is
-// reported as passed that might not have been.
-func malformedStep(d *decoded) step {
-	if len(d.token) > middleware.DefaultMaxTokenBytes || d.parts != 3 || slices.Contains(strings.Split(d.token, "."), "") {
-		return stepFormat
-	}
-	var c libraryClaims
-	tok, _, err := unverifiedParser.ParseUnverified(d.token, &c)
-	if err != nil {
-		return stepFormat
-	}
-	kid, _ := tok.Header["kid"].(string)
-	switch {
-	case tok.Header["crit"] != nil:
+	case middleware.CheckCrit:
 		return stepCrit
-	case kid == "":
+	case middleware.CheckType:
+		return stepType
+	case middleware.CheckKID:
 		return stepKID
-	case c.ExpiresAt == nil:
+	case middleware.CheckIssuer:
+		return stepIssuer
+	case middleware.CheckAudience:
+		return stepAudience
+	case middleware.CheckAdmission, middleware.CheckKey, middleware.CheckSignature:
+		return stepSignature
+	case middleware.CheckExp, middleware.CheckIat, middleware.CheckNbf:
 		return stepLifetime
-	case c.Subject == "":
+	case middleware.CheckSub:
 		return stepSubject
+	case middleware.CheckScope, middleware.CheckOrganization, middleware.CheckClient:
+		return stepScopes
 	}
+	// size, characters, parts, encoding, structure, json, members.
 	return stepFormat
 }
 
@@ -400,7 +367,7 @@ func okText(s step, d *decoded, c *middleware.Claims, v *middleware.Validator, f
 		aud := d.audience()
 		var matched []string
 		for _, a := range aud {
-			if slices.Contains(v.Audiences(), a) || (f.orgTokens && strings.HasPrefix(a, middleware.OrganizationAudiencePrefix)) {
+			if _, org := middleware.OrganizationAudience(a); slices.Contains(v.Audiences(), a) || (f.orgTokens && org) {
 				matched = append(matched, a)
 			}
 		}
