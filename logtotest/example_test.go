@@ -68,7 +68,7 @@ func ExampleIssuer_M2MToken() {
 
 	parsed, _, _ := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
 	h, c := parsed.Header, parsed.Claims.(jwt.MapClaims)
-	fmt.Println(h["alg"], h["typ"], h["kid"] == logto.SigningKey().KID())
+	fmt.Println(h["alg"], h["typ"], h["kid"] == logto.SigningKey().ID())
 	fmt.Println(c["sub"], c["client_id"], c["aud"])
 	fmt.Println(c["scope"])
 	_, nbf := c["nbf"]
@@ -188,13 +188,13 @@ func ExampleIssuer_Mint() {
 // old key leaves the JWKS.
 func ExampleIssuer_RotateKeys() {
 	logto := logtotest.New(t)
-	before := logto.SigningKey().KID()
+	before := logto.SigningKey().ID()
 
 	logto.RotateKeys()
-	after := logto.SigningKey().KID()
+	after := logto.SigningKey().ID()
 	parsed, _, _ := jwt.NewParser().ParseUnverified(logto.M2MToken("inventory-sync", api), jwt.MapClaims{})
 	fmt.Println(before != after, parsed.Header["kid"] == after)
-	fmt.Println(slices.Equal(logto.Keys(), []string{after}))
+	fmt.Println(slices.Equal(logto.KIDs(), []string{after}))
 	// Output:
 	// true true
 	// true
@@ -204,13 +204,13 @@ func ExampleIssuer_RotateKeys() {
 // previous one stays published after.
 func ExampleIssuer_StageRotation() {
 	logto := logtotest.New(t)
-	first := logto.SigningKey().KID()
+	first := logto.SigningKey().ID()
 
 	logto.StageRotation()
-	fmt.Println(len(logto.Keys()), logto.SigningKey().KID() == first)
+	fmt.Println(len(logto.KIDs()), logto.SigningKey().ID() == first)
 
 	logto.CompleteRotation()
-	fmt.Println(len(logto.Keys()), logto.SigningKey().KID() == first, logto.Keys()[1] == first)
+	fmt.Println(len(logto.KIDs()), logto.SigningKey().ID() == first, logto.KIDs()[1] == first)
 	// Output:
 	// 2 true
 	// 2 false true
@@ -241,7 +241,7 @@ func ExampleIssuer_OpaqueToken() {
 	fmt.Println(id.Header["typ"], id.Claims.(jwt.MapClaims)["aud"])
 
 	foreign, _, _ := jwt.NewParser().ParseUnverified(logto.ForeignKeyToken("inventory-sync", api), jwt.MapClaims{})
-	fmt.Println(slices.Contains(logto.Keys(), foreign.Header["kid"].(string)))
+	fmt.Println(slices.Contains(logto.KIDs(), foreign.Header["kid"].(string)))
 	// Output:
 	// 43 false
 	// JWT spa

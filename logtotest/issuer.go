@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,15 +23,9 @@ type Issuer struct {
 	now      func() time.Time
 	rsaBits  int // 0: EC P-384
 
-	ln        net.Listener
-	srv       *http.Server
-	wg        sync.WaitGroup // the Serve goroutine and every connection
-	done      chan struct{}  // closed by Close: ends JWKS delays
+	srv       *httptest.Server
+	done      chan struct{} // closed by Close: ends JWKS delays
 	closeOnce sync.Once
-
-	connMu  sync.Mutex
-	conns   map[net.Conn]http.ConnState
-	closing bool
 
 	fetches atomic.Int64
 
@@ -115,37 +109,26 @@ func Start(opts ...Option) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("logtotest: listening on 127.0.0.1: %w", err)
-	}
 	i := &Issuer{
-		endpoint:         "http://" + ln.Addr().String(),
 		now:              o.now,
 		rsaBits:          o.rsaBits,
-		ln:               ln,
 		done:             make(chan struct{}),
-		conns:            make(map[net.Conn]http.ConnState),
 		current:          key,
 		currentPublished: true,
 		resources:        make(map[string]resource),
 		apps:             make(map[string]app),
 	}
+	// httptest.Server listens on 127.0.0.1 and, on Close, waits for the
+	// requests in flight and closes idle connections.
+	i.srv = httptest.NewUnstartedServer(i.handler())
+	i.srv.Config.ReadHeaderTimeout = 10 * time.Second
+	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	i.srv.Start()
+	i.endpoint = i.srv.URL
 	i.issuer = i.endpoint + "/oidc"
 	if o.issuer != nil {
 		i.issuer = *o.issuer
 	}
-	i.srv = &http.Server{
-		Handler:           i.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState:         i.trackConn,
-	}
-	i.wg.Add(1)
-	go func() {
-		defer i.wg.Done()
-		_ = i.srv.Serve(ln) // returns when Close closes the listener
-	}()
 	return i, nil
 }
 
@@ -156,46 +139,8 @@ func Start(opts ...Option) (*Issuer, error) {
 func (i *Issuer) Close() {
 	i.closeOnce.Do(func() {
 		close(i.done)
-		i.connMu.Lock()
-		i.closing = true
-		_ = i.ln.Close()
-		i.srv.SetKeepAlivesEnabled(false)
-		for c, st := range i.conns {
-			if st == http.StateIdle || st == http.StateNew {
-				_ = c.Close()
-			}
-		}
-		i.connMu.Unlock()
-		i.wg.Wait()
+		i.srv.Close()
 	})
-}
-
-// trackConn counts connections so that Close can wait for them, and closes
-// those that go idle once Close has begun. A connection reaches StateNew
-// while the Serve goroutine is counted, so wg.Add never races wg.Wait at 0.
-func (i *Issuer) trackConn(c net.Conn, st http.ConnState) {
-	i.connMu.Lock()
-	defer i.connMu.Unlock()
-	switch st {
-	case http.StateNew:
-		i.wg.Add(1)
-		i.conns[c] = st
-		if i.closing {
-			_ = c.Close()
-		}
-	case http.StateActive:
-		i.conns[c] = st
-	case http.StateIdle:
-		i.conns[c] = st
-		if i.closing {
-			_ = c.Close()
-		}
-	case http.StateHijacked, http.StateClosed:
-		if _, ok := i.conns[c]; ok {
-			delete(i.conns, c)
-			i.wg.Done()
-		}
-	}
 }
 
 // Endpoint returns the Logto endpoint, http://127.0.0.1:port: what an API

@@ -26,7 +26,7 @@ const defaultRSABits = 2048
 // is the key's RFC 7638 SHA-256 thumbprint, as in Logto.
 //
 // Keys come from [NewKey], [Issuer.SigningKey] and key rotation. A Key that
-// is not published by an [Issuer] (see [Issuer.Keys]) is a foreign key: sign
+// is not published by an [Issuer] (see [Issuer.KIDs]) is a foreign key: sign
 // a token with it through [Token].Key to test a token that no JWKS verifies.
 type Key struct {
 	kid    string
@@ -91,12 +91,12 @@ func newKey(priv crypto.Signer, pub any, method jwt.SigningMethod, alg jwkset.AL
 	return &Key{kid: kid, method: method, signer: priv, jwk: jwk.Marshal()}, nil
 }
 
-// KID returns the key ID: the RFC 7638 SHA-256 thumbprint of the public key,
+// ID returns the key ID (kid): the RFC 7638 SHA-256 thumbprint of the public key,
 // base64url without padding.
-func (k *Key) KID() string { return k.kid }
+func (k *Key) ID() string { return k.kid }
 
-// Alg returns the JWS algorithm the key signs with: ES384 or RS256.
-func (k *Key) Alg() string { return k.method.Alg() }
+// Algorithm returns the JWS algorithm the key signs with: ES384 or RS256.
+func (k *Key) Algorithm() string { return k.method.Alg() }
 
 // thumbprint computes the RFC 7638 JWK thumbprint with SHA-256: the hash of
 // the JSON object of the key type's required members, in lexicographic order
@@ -211,9 +211,9 @@ func (i *Issuer) RemoveKey(kid string) {
 	}
 }
 
-// Keys returns the kids that the JWKS publishes now, in the order it lists
+// KIDs returns the kids that the JWKS publishes now, in the order it lists
 // them: the signing key, the staged next key, the previous key.
-func (i *Issuer) Keys() []string {
+func (i *Issuer) KIDs() []string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	var kids []string

@@ -148,8 +148,8 @@ func TestKIDIsThumbprintOfPublishedKey(t *testing.T) {
 			canonical = fmt.Sprintf(`{"crv":"P-384","kty":"EC","x":%q,"y":%q}`, m["x"], m["y"])
 		}
 		sum := sha256.Sum256([]byte(canonical))
-		if want := base64.RawURLEncoding.EncodeToString(sum[:]); k.KID() != want || m["kid"] != want {
-			t.Errorf("rsa=%v: KID %s, JWK kid %s, want %s", rsa, k.KID(), m["kid"], want)
+		if want := base64.RawURLEncoding.EncodeToString(sum[:]); k.ID() != want || m["kid"] != want {
+			t.Errorf("rsa=%v: KID %s, JWK kid %s, want %s", rsa, k.ID(), m["kid"], want)
 		}
 	}
 }
@@ -294,8 +294,8 @@ func TestJWKSContent(t *testing.T) {
 			if !slices.Equal(names, tt.members) {
 				t.Errorf("members: got %q, want %q (public only)", names, tt.members)
 			}
-			if k["use"] != "sig" || k["kid"] != i.SigningKey().KID() {
-				t.Errorf("use %q kid %q, want sig and %s", k["use"], k["kid"], i.SigningKey().KID())
+			if k["use"] != "sig" || k["kid"] != i.SigningKey().ID() {
+				t.Errorf("use %q kid %q, want sig and %s", k["use"], k["kid"], i.SigningKey().ID())
 			}
 			if tt.name == "EC" && (k["alg"] != "ES384" || k["crv"] != "P-384" || k["kty"] != "EC") {
 				t.Errorf("EC key: got %v", k)
@@ -505,7 +505,7 @@ func TestTokenShape(t *testing.T) {
 			i := New(t, opts...)
 			i.AddResourceTTL("https://long.example.com", 24*time.Hour)
 			set := keys(t, i)
-			kid := i.SigningKey().KID()
+			kid := i.SigningKey().ID()
 			iat, exp := float64(now.Unix()), float64(now.Unix()+3600)
 			std := func(extra map[string]any) map[string]any {
 				c := map[string]any{"iat": iat, "exp": exp, "iss": i.Issuer()}
@@ -664,7 +664,7 @@ func TestBrokenTokens(t *testing.T) {
 		if err := verify(tok, set); err != nil {
 			t.Fatalf("signature: %v", err)
 		}
-		_, err := jwt.NewParser(jwt.WithLeeway(time.Minute)).Parse(tok, func(*jwt.Token) (any, error) { return set[i.SigningKey().KID()], nil })
+		_, err := jwt.NewParser(jwt.WithLeeway(time.Minute)).Parse(tok, func(*jwt.Token) (any, error) { return set[i.SigningKey().ID()], nil })
 		if !errors.Is(err, jwt.ErrTokenExpired) {
 			t.Fatalf("with a minute of leeway: got %v, want expired", err)
 		}
@@ -674,8 +674,8 @@ func TestBrokenTokens(t *testing.T) {
 		ha, ca := decode(t, a)
 		hb, _ := decode(t, b)
 		kid, _ := ha["kid"].(string)
-		if kid == "" || kid != hb["kid"] || slices.Contains(i.Keys(), kid) || kid == i.SigningKey().KID() {
-			t.Fatalf("kids %v and %v: want one kid, not in the JWKS %q", ha["kid"], hb["kid"], i.Keys())
+		if kid == "" || kid != hb["kid"] || slices.Contains(i.KIDs(), kid) || kid == i.SigningKey().ID() {
+			t.Fatalf("kids %v and %v: want one kid, not in the JWKS %q", ha["kid"], hb["kid"], i.KIDs())
 		}
 		if ha["alg"] != "ES384" || ha["typ"] != "at+jwt" || ca["sub"] != "app" || ca["client_id"] != "app" || ca["aud"] != api || ca["scope"] != "read" {
 			t.Errorf("shape: header %v claims %v", ha, ca)
@@ -684,7 +684,7 @@ func TestBrokenTokens(t *testing.T) {
 			t.Fatal("verified with the JWKS")
 		}
 		// Even under the JWKS's own kid, the signature does not verify.
-		forged := i.Mint(Token{Subject: "app", Audience: api, Key: i.foreignKey(), Header: map[string]any{"kid": i.SigningKey().KID()}})
+		forged := i.Mint(Token{Subject: "app", Audience: api, Key: i.foreignKey(), Header: map[string]any{"kid": i.SigningKey().ID()}})
 		if err := verify(forged, set); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 			t.Fatalf("foreign key under our kid: got %v, want an invalid signature", err)
 		}
@@ -695,13 +695,13 @@ func TestBrokenTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok := i.Mint(Token{Subject: "a", Key: k})
-		if h, _ := decode(t, tok); h["kid"] != k.KID() {
-			t.Fatalf("kid: got %v, want %s", h["kid"], k.KID())
+		if h, _ := decode(t, tok); h["kid"] != k.ID() {
+			t.Fatalf("kid: got %v, want %s", h["kid"], k.ID())
 		}
 		if err := verify(tok, set); err == nil {
 			t.Fatal("a token signed by a foreign key verified")
 		}
-		if err := verify(tok, map[string]any{k.KID(): k.signer.Public()}); err != nil {
+		if err := verify(tok, map[string]any{k.ID(): k.signer.Public()}); err != nil {
 			t.Fatalf("with its own key: %v", err)
 		}
 	})
@@ -715,18 +715,18 @@ func TestRotation(t *testing.T) {
 				opts = append(opts, WithRSA())
 			}
 			i := New(t, opts...)
-			k0 := i.SigningKey().KID()
+			k0 := i.SigningKey().ID()
 			tok0 := i.M2MToken("app", api)
 			check := func(step string, wantKeys []string, wantSigner string, verifies, fails []string) {
 				t.Helper()
-				if got := i.Keys(); !slices.Equal(got, wantKeys) {
+				if got := i.KIDs(); !slices.Equal(got, wantKeys) {
 					t.Errorf("%s: Keys() = %q, want %q", step, got, wantKeys)
 				}
 				served := keys(t, i)
 				if got := keysOf(served); !slices.Equal(got, slices.Sorted(slices.Values(wantKeys))) {
 					t.Errorf("%s: JWKS kids %q, want %q", step, got, wantKeys)
 				}
-				if got := i.SigningKey().KID(); got != wantSigner {
+				if got := i.SigningKey().ID(); got != wantSigner {
 					t.Errorf("%s: SigningKey %s, want %s", step, got, wantSigner)
 				}
 				tok := i.M2MToken("app", api)
@@ -747,10 +747,10 @@ func TestRotation(t *testing.T) {
 			check("start", []string{k0}, k0, []string{tok0}, nil)
 
 			i.StageRotation()
-			k1 := i.Keys()[1]
+			k1 := i.KIDs()[1]
 			check("staged", []string{k0, k1}, k0, []string{tok0}, nil)
 			i.StageRotation() // replaces the staged key
-			k1 = i.Keys()[1]
+			k1 = i.KIDs()[1]
 			check("staged again", []string{k0, k1}, k0, []string{tok0}, nil)
 
 			i.CompleteRotation()
@@ -758,20 +758,20 @@ func TestRotation(t *testing.T) {
 			check("completed", []string{k1, k0}, k1, []string{tok0, tok1}, nil)
 
 			i.CompleteRotation() // nothing staged: a fresh key, k0 dropped
-			k2 := i.SigningKey().KID()
+			k2 := i.SigningKey().ID()
 			tok2 := i.M2MToken("app", api)
 			check("completed unstaged", []string{k2, k1}, k2, []string{tok1, tok2}, []string{tok0})
 
 			i.StageRotation()
 			i.RotateKeys() // immediate: only the new key remains
-			k3 := i.SigningKey().KID()
+			k3 := i.SigningKey().ID()
 			tok3 := i.M2MToken("app", api)
 			check("immediate", []string{k3}, k3, []string{tok3}, []string{tok1, tok2})
 
 			i.RemoveKey("no-such-kid")
 			check("remove unknown", []string{k3}, k3, []string{tok3}, nil)
 			i.StageRotation()
-			k4 := i.Keys()[1]
+			k4 := i.KIDs()[1]
 			i.RemoveKey(k3) // the signing key: still signs, no longer published
 			check("remove signing key", []string{k4}, k3, nil, []string{tok3})
 			i.CompleteRotation() // an unpublished key does not become "previous"
@@ -981,7 +981,7 @@ func TestMintRaw(t *testing.T) {
 	for _, opts := range [][]Option{nil, {WithRSA()}} {
 		i := New(t, opts...)
 		k := i.SigningKey()
-		header := []byte(`{"alg":"` + k.Alg() + `","kid":"` + k.KID() + `","typ":"at+jwt","typ":"JWT"}`)
+		header := []byte(`{"alg":"` + k.Algorithm() + `","kid":"` + k.ID() + `","typ":"at+jwt","typ":"JWT"}`)
 		claims := []byte(`{"sub":"a", "sub":"b"}`)
 		tok := i.MintRaw(nil, header, claims)
 		parts := strings.Split(tok, ".")
@@ -993,12 +993,12 @@ func TestMintRaw(t *testing.T) {
 				t.Errorf("part %d: %s, want %s", n, got, want)
 			}
 		}
-		if err := verify(tok, map[string]any{k.KID(): k.signer.Public()}); err != nil {
-			t.Errorf("%s: %v", k.Alg(), err)
+		if err := verify(tok, map[string]any{k.ID(): k.signer.Public()}); err != nil {
+			t.Errorf("%s: %v", k.Algorithm(), err)
 		}
 		foreign, _ := NewKey(opts != nil)
-		if err := verify(i.MintRaw(foreign, header, claims), map[string]any{k.KID(): k.signer.Public()}); err == nil {
-			t.Errorf("%s: signed with another key, yet verified", k.Alg())
+		if err := verify(i.MintRaw(foreign, header, claims), map[string]any{k.ID(): k.signer.Public()}); err == nil {
+			t.Errorf("%s: signed with another key, yet verified", k.Algorithm())
 		}
 	}
 }
@@ -1024,7 +1024,7 @@ func TestConcurrentUse(t *testing.T) {
 			for range 10 {
 				_ = i.M2MToken("app", api, "read")
 				_ = i.ForeignKeyToken("app", api)
-				_ = i.Keys()
+				_ = i.KIDs()
 				_ = i.JWKSFetches()
 				if resp, err := http.Get(i.JWKSURL()); err == nil {
 					resp.Body.Close()
@@ -1047,7 +1047,7 @@ func TestConcurrentUse(t *testing.T) {
 				case 3:
 					i.AddResourceTTL(api, time.Minute, "read")
 					i.AddM2MApp("app", "secret", "read")
-					i.RemoveKey(i.SigningKey().KID())
+					i.RemoveKey(i.SigningKey().ID())
 				}
 			}
 		})

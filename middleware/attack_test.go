@@ -565,7 +565,7 @@ func attacks() []attackRow {
 		noToken     = middleware.ErrNoToken
 		badRequest  = middleware.ErrInvalidRequest
 	)
-	aKID := func(e *attackEnv) string { return e.a.SigningKey().KID() }
+	aKID := func(e *attackEnv) string { return e.a.SigningKey().ID() }
 	hmacKey := func(alg string, keyBytes func(e *attackEnv) []byte) func(e *attackEnv) string {
 		return func(e *attackEnv) string {
 			return e.aClaimsToken(jwt.GetSigningMethod(alg), keyBytes(e), map[string]any{"alg": alg, "typ": "at+jwt", "kid": aKID(e)})
@@ -664,12 +664,12 @@ func attacks() []attackRow {
 		{name: "key confusion/HS256 keyed with the JWK JSON", token: hmacKey("HS256", func(e *attackEnv) []byte { return e.aJWK }), want: algorithm, ref: "RFC 8725 §3.1"},
 		{name: "key confusion/HS256 keyed with the EC point", token: hmacKey("HS256", aPoint), want: algorithm, ref: "RFC 8725 §3.1"},
 		{name: "key confusion/HS256 keyed with the RSA modulus", token: func(e *attackEnv) string {
-			return craft(jwt.SigningMethodHS256, e.cPub.N.Bytes(), mustJSON(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": e.c.SigningKey().KID()}),
+			return craft(jwt.SigningMethodHS256, e.cPub.N.Bytes(), mustJSON(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": e.c.SigningKey().ID()}),
 				mustJSON(e.claimsFor(e.c.Issuer())))
 		}, want: algorithm, ref: "RFC 8725 §3.1; CVE-2016-10555"},
 		{name: "key confusion/HS256 keyed with the RSA PKCS#1 PEM", token: func(e *attackEnv) string {
 			key := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(e.cPub)})
-			return craft(jwt.SigningMethodHS256, key, mustJSON(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": e.c.SigningKey().KID()}),
+			return craft(jwt.SigningMethodHS256, key, mustJSON(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": e.c.SigningKey().ID()}),
 				mustJSON(e.claimsFor(e.c.Issuer())))
 		}, want: algorithm, ref: "RFC 8725 §3.1; CVE-2017-11424"},
 
@@ -680,7 +680,7 @@ func attacks() []attackRow {
 		}, want: unknownKey, ref: "RFC 8725 §3.1; RFC 7518 §3.1"},
 		{name: "key type/ES384 token naming the RSA key's kid", token: func(e *attackEnv) string {
 			return e.c.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Key: e.a.SigningKey(),
-				Header: map[string]any{"kid": e.c.SigningKey().KID()}})
+				Header: map[string]any{"kid": e.c.SigningKey().ID()}})
 		}, want: unknownKey, ref: "RFC 8725 §3.1"},
 		{name: "key type/PS256 header on an RS256 signature", token: func(e *attackEnv) string { return cToken(e, map[string]any{"alg": "PS256"}) }, want: signature, ref: "RFC 8725 §3.1; RFC 7518 §3.5"},
 		{name: "key type/RS256 header on a PS256 signature", token: func(e *attackEnv) string {

@@ -154,7 +154,7 @@ func TestRejectionLogsKID(t *testing.T) {
 		logs strings.Builder
 	)
 	v := newValidator(t, iss, func(c *middleware.Config) { c.Logger = newTestLogger(&logs, &mu) })
-	kid := iss.SigningKey().KID()
+	kid := iss.SigningKey().ID()
 	for _, tok := range []string{
 		iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Issuer: "https://other.logto.app/oidc"}),
 		iss.WrongAudienceToken("app-1"),

@@ -570,7 +570,7 @@ func TestFaultStagedRotation(t *testing.T) {
 	a.expect(t, "a new token of the dropped key", a.tokenSignedBy(keyA), http.StatusUnauthorized)
 	a.expect(t, "a token of the previous key", tokB, http.StatusOK)
 
-	iss.RemoveKey(keyB.KID())
+	iss.RemoveKey(keyB.ID())
 	a.eventuallyStatus(t, "the cached token of a removed key", tokB, http.StatusUnauthorized)
 	a.expect(t, "a token of the current key after a removal", a.token(), http.StatusOK)
 }

@@ -133,7 +133,7 @@ func TestVerifyM2M(t *testing.T) {
 			if !c.HasScope("read:products") || !c.HasScope("write:products") || c.HasScope("read") {
 				t.Fatalf("scopes %q", c.Scopes)
 			}
-			if c.JWTID == "" || c.KeyID != iss.SigningKey().KID() || c.ExpiresAt.IsZero() || c.IssuedAt.IsZero() {
+			if c.JWTID == "" || c.KeyID != iss.SigningKey().ID() || c.ExpiresAt.IsZero() || c.IssuedAt.IsZero() {
 				t.Fatalf("jti %q kid %q exp %v iat %v", c.JWTID, c.KeyID, c.ExpiresAt, c.IssuedAt)
 			}
 			if d := c.ExpiresAt.Sub(c.IssuedAt); d != time.Hour {
@@ -259,10 +259,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"no kid", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"kid": nil} }), middleware.ErrMalformed, "kid"},
 		{"crit header", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"crit": []string{"b64"}, "b64": false} }), middleware.ErrMalformed, "crit"},
 		{"foreign key", iss.ForeignKeyToken("app-1", api, "read:products"), middleware.ErrUnknownKey, ""},
-		{"alg none", b64(map[string]any{"alg": "none", "typ": "at+jwt", "kid": iss.SigningKey().KID()}) + "." + parts[1] + ".AA", middleware.ErrAlgorithm, "none"},
-		{"alg HS256", b64(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": iss.SigningKey().KID()}) + "." + parts[1] + "." + parts[2], middleware.ErrAlgorithm, "HS256"},
-		{"alg ES256 with a P-384 key", b64(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": iss.SigningKey().KID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
-		{"alg RS256 with an EC key", b64(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": iss.SigningKey().KID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
+		{"alg none", b64(map[string]any{"alg": "none", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + ".AA", middleware.ErrAlgorithm, "none"},
+		{"alg HS256", b64(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrAlgorithm, "HS256"},
+		{"alg ES256 with a P-384 key", b64(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
+		{"alg RS256 with an EC key", b64(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
 		{"payload swapped", parts[0] + "." + b64(map[string]any{"iss": iss.Issuer(), "sub": "admin", "client_id": "admin", "aud": api, "exp": now.Add(time.Hour).Unix(), "scope": "all"}) + "." + parts[2], middleware.ErrSignature, "signature"},
 		{"signature zero", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 96)), middleware.ErrSignature, ""},
 		{"signature truncated", parts[0] + "." + parts[1] + "." + parts[2][:20], middleware.ErrSignature, ""},
@@ -297,7 +297,7 @@ func TestDuplicateMembers(t *testing.T) {
 	iss := logtotest.New(t)
 	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
 	k := iss.SigningKey()
-	header := `{"alg":"` + k.Alg() + `","typ":"at+jwt","kid":"` + k.KID() + `"}`
+	header := `{"alg":"` + k.Algorithm() + `","typ":"at+jwt","kid":"` + k.ID() + `"}`
 	exp := time.Now().Add(time.Hour).Unix()
 	claims := func(extra string) string {
 		return fmt.Sprintf(`{"sub":"app-1","client_id":"app-1","iss":%q,"aud":%q,"exp":%d%s}`, iss.Issuer(), api, exp, extra)
@@ -309,9 +309,9 @@ func TestDuplicateMembers(t *testing.T) {
 	tests := []struct {
 		name, header, claims, member string
 	}{
-		{"alg twice", `{"alg":"none","alg":"` + k.Alg() + `","typ":"at+jwt","kid":"` + k.KID() + `"}`, claims(""), "alg"},
-		{"kid twice", `{"alg":"` + k.Alg() + `","typ":"at+jwt","kid":"other","kid":"` + k.KID() + `"}`, claims(""), "kid"},
-		{"typ twice", `{"alg":"` + k.Alg() + `","typ":"JWT","typ":"at+jwt","kid":"` + k.KID() + `"}`, claims(""), "typ"},
+		{"alg twice", `{"alg":"none","alg":"` + k.Algorithm() + `","typ":"at+jwt","kid":"` + k.ID() + `"}`, claims(""), "alg"},
+		{"kid twice", `{"alg":"` + k.Algorithm() + `","typ":"at+jwt","kid":"other","kid":"` + k.ID() + `"}`, claims(""), "kid"},
+		{"typ twice", `{"alg":"` + k.Algorithm() + `","typ":"JWT","typ":"at+jwt","kid":"` + k.ID() + `"}`, claims(""), "typ"},
 		{"aud twice", header, claims(`,"aud":"https://other.example.com"`), "aud"},
 		{"aud twice, good one last", header, `{"aud":"https://other.example.com",` + claims("")[1:], "aud"},
 		{"iss twice", header, claims(`,"iss":"https://evil.example.com/oidc"`), "iss"},

@@ -102,7 +102,7 @@ func jwe() string {
 
 func TestInspect(t *testing.T) {
 	iss := newIssuer(t)
-	kid := iss.SigningKey().KID()
+	kid := iss.SigningKey().ID()
 	ep := regexp.QuoteMeta(iss.Endpoint())
 	unsigned := b64(`{"alg":"none","typ":"at+jwt"}`) + "." + b64(`{"iss":"`+iss.Issuer()+`","aud":"`+api+`","sub":"a","client_id":"a","exp":1900000000}`) + "."
 
@@ -360,7 +360,7 @@ const allOK = "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok sign
 func TestVerify(t *testing.T) {
 	iss := newIssuer(t)
 	ep := iss.Endpoint()
-	kid := iss.SigningKey().KID()
+	kid := iss.SigningKey().ID()
 	base := []string{"verify", "--endpoint", ep, "--audience", api, "--timeout", "5s"}
 	mint := func(spec logtotest.Token) string {
 		if spec.Subject == "" {

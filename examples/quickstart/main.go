@@ -149,7 +149,7 @@ func run() error {
 	if iss == nil {
 		step(7, "key rotation: rotate the signing key in the Logto console and run again; the API needs no restart")
 	} else {
-		old := iss.SigningKey().KID()
+		old := iss.SigningKey().ID()
 		iss.RotateKeys()
 		fresh, err = cfg.Token(ctx)
 		if err != nil {
@@ -159,7 +159,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		step(7, "key rotation survived: signing key %s replaced by %s; a new token gets %d, no restart", short(old), short(iss.SigningKey().KID()), status)
+		step(7, "key rotation survived: signing key %s replaced by %s; a new token gets %d, no restart", short(old), short(iss.SigningKey().ID()), status)
 		if status != http.StatusOK {
 			return fmt.Errorf("after rotation: %d, want 200", status)
 		}
