@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/logtoguard/logtoguard/internal/plainhttp"
 )
 
 // ResourceMetadataPath is where RFC 9728 places the metadata of a protected
@@ -88,14 +90,10 @@ func ResourceMetadataURL(resource string) (string, error) {
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("middleware: resource %q is not an absolute URL without query or fragment", resource)
 	}
-	if u.Scheme != "https" && (u.Scheme != "http" || !loopback(u.Hostname())) {
+	if u.Scheme != "https" && (u.Scheme != "http" || !plainhttp.Loopback(u.Hostname())) {
 		return "", fmt.Errorf("middleware: resource %q is not an https URL", resource)
 	}
 	u.Path = ResourceMetadataPath + strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-func loopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
