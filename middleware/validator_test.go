@@ -552,6 +552,84 @@ func TestOrganizationTokens(t *testing.T) {
 	}
 }
 
+// TestOrganizationAudienceShape: AcceptOrganizationTokens opens the door to
+// urn:logto:organization:<id> with a non-empty id, and to nothing else that
+// looks like it: another urn:, the prefix without its last colon or with an
+// empty id, or another word in the prefix are still the wrong audience.
+func TestOrganizationAudienceShape(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, func(c *middleware.Config) { c.AcceptOrganizationTokens = true })
+	mint := func(aud any) string {
+		return iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: aud, Scopes: []string{"read:members"}})
+	}
+	if _, err := v.Verify(context.Background(), mint(middleware.OrganizationAudiencePrefix+"org-1")); err != nil {
+		t.Fatalf("organization token: %v", err)
+	}
+	for _, aud := range []any{
+		"urn:example:api",
+		"urn:logto:api",
+		"urn:logto:organizations:org-1",
+		"urn:logto:organization",
+		middleware.OrganizationAudiencePrefix,
+		[]string{middleware.OrganizationAudiencePrefix},
+		[]string{middleware.OrganizationAudiencePrefix, "https://other.example.com"},
+		"URN:LOGTO:ORGANIZATION:org-1",
+	} {
+		t.Run(fmt.Sprint(aud), func(t *testing.T) {
+			if _, err := v.Verify(context.Background(), mint(aud)); !errors.Is(err, middleware.ErrAudience) {
+				t.Fatalf("aud %q: got %v, want ErrAudience", aud, err)
+			}
+		})
+	}
+}
+
+// TestCacheMaxTTL: a verdict is reused no longer than Cache.MaxTTL (default
+// DefaultCacheMaxTTL), even when the token lives longer.
+func TestCacheMaxTTL(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		maxTTL time.Duration
+		want   time.Duration
+	}{
+		{"configured", time.Minute, time.Minute},
+		{"default", 0, middleware.DefaultCacheMaxTTL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			iss := logtotest.New(t, logtotest.WithClock(clk.Now))
+			var hits, misses atomic.Int64
+			v := newValidator(t, iss, func(c *middleware.Config) {
+				c.Now = clk.Now
+				c.Cache.MaxTTL = tt.maxTTL
+				c.Hooks.Verified = func(_ *middleware.Claims, cached bool) {
+					if cached {
+						hits.Add(1)
+					} else {
+						misses.Add(1)
+					}
+				}
+			})
+			tok := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, TTL: 24 * time.Hour})
+			verify := func(wantHits, wantMisses int64) {
+				t.Helper()
+				if _, err := v.Verify(context.Background(), tok); err != nil {
+					t.Fatal(err)
+				}
+				if hits.Load() != wantHits || misses.Load() != wantMisses {
+					t.Fatalf("hits %d misses %d, want %d and %d", hits.Load(), misses.Load(), wantHits, wantMisses)
+				}
+			}
+			verify(0, 1)
+			clk.Add(tt.want - time.Second)
+			verify(1, 1) // still within MaxTTL: a hit
+			clk.Add(time.Second)
+			verify(1, 2) // MaxTTL reached: verified again
+			clk.Add(tt.want - time.Second)
+			verify(2, 2) // the new verdict is reused for MaxTTL again
+		})
+	}
+}
+
 func TestCache(t *testing.T) {
 	clk := newClock()
 	iss := logtotest.New(t, logtotest.WithClock(clk.Now))
