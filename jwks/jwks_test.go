@@ -243,7 +243,13 @@ func TestKeyFits(t *testing.T) {
 	rsa2k := rsaKey(t, 2048, "rsa")
 	es384Only := p384
 	es384Only.KID, es384Only.ALG = "p384-es384", "ES384"
-	ks := newKeyServer(t, p256, p384, p521, rsa2k, es384Only)
+	// RSA keys published for one algorithm: the key itself could verify
+	// any RSA algorithm, only its alg says no.
+	rs256Only := rsa2k
+	rs256Only.KID, rs256Only.ALG = "rsa-rs256", "RS256"
+	ps384Only := rsa2k
+	ps384Only.KID, ps384Only.ALG = "rsa-ps384", "PS384"
+	ks := newKeyServer(t, p256, p384, p521, rsa2k, es384Only, rs256Only, ps384Only)
 	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
 	waitReady(t, s)
 	tests := []struct {
@@ -256,6 +262,8 @@ func TestKeyFits(t *testing.T) {
 		{"rsa", "RS256", true}, {"rsa", "PS256", true}, {"rsa", "RS512", true}, {"rsa", "ES256", false},
 		{"rsa", "HS256", false}, {"rsa", "none", false}, {"p384", "EdDSA", false},
 		{"p384-es384", "ES384", true},
+		{"rsa-rs256", "RS256", true}, {"rsa-rs256", "PS256", false}, {"rsa-rs256", "RS384", false}, {"rsa-rs256", "RS512", false},
+		{"rsa-ps384", "PS384", true}, {"rsa-ps384", "RS384", false}, {"rsa-ps384", "PS256", false}, {"rsa-ps384", "RS256", false},
 	}
 	for _, tt := range tests {
 		k, err := s.Key(context.Background(), tt.kid, tt.alg)
