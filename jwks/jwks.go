@@ -308,8 +308,14 @@ func (s *Set) Close() error {
 // Ready reports whether keys have been loaded at least once.
 func (s *Set) Ready() bool { return s.snap.Load() != nil }
 
-// WaitReady waits until keys are loaded or ctx ends.
+// WaitReady waits until keys are loaded or ctx ends. After [Set.Close] it
+// returns [ErrClosed], even if keys were loaded.
 func (s *Set) WaitReady(ctx context.Context) error {
+	// Checked first: select picks at random among ready cases, and a set
+	// that was ready and then closed has both.
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
 	select {
 	case <-s.ready:
 		return nil

@@ -598,36 +598,133 @@ func TestOnFetch(t *testing.T) {
 	}
 }
 
+// settledGoroutines waits, within a bound, for the goroutine count to stay
+// the same for a few looks in a row (connections closing, servers' handlers
+// returning), and returns it.
+func settledGoroutines() int {
+	closeIdle := http.DefaultClient.CloseIdleConnections
+	closeIdle()
+	n, same := runtime.NumGoroutine(), 0
+	for deadline := time.Now().Add(2 * time.Second); same < 5 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		closeIdle()
+		if m := runtime.NumGoroutine(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
+}
+
+// goroutineSlack is how many goroutines above the count before a test may
+// remain after it, for the runtime's and net/http's own, which come and go
+// on their schedule. A set that leaked would leave one per set, and the
+// tests below make more sets than that.
+const goroutineSlack = 2
+
+// checkNoGoroutinesLeft waits, within a bound, until the goroutine count is
+// back within goroutineSlack of before.
+func checkNoGoroutinesLeft(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > before+goroutineSlack && time.Now().Before(deadline) {
+		http.DefaultClient.CloseIdleConnections()
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > before+goroutineSlack {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after Close (limit +%d):\n%s", before, n, goroutineSlack, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestWaitReadyAfterClose: a closed set answers WaitReady with ErrClosed,
+// whether or not it had loaded keys, every time.
+func TestWaitReadyAfterClose(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	ready, err := New(context.Background(), Options{URL: ks.URL + "/oidc/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ready)
+	ready.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	neverReady, err := New(context.Background(), Options{URL: down.URL + "/oidc/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	neverReady.Close()
+	for name, s := range map[string]*Set{"ready": ready, "never ready": neverReady} {
+		// A select between a closed ready channel and the closed set would
+		// answer nil about half of the time: ask many times.
+		for range 50 {
+			if err := s.WaitReady(context.Background()); !errors.Is(err, ErrClosed) {
+				t.Fatalf("%s set: WaitReady after Close = %v, want ErrClosed", name, err)
+			}
+		}
+	}
+}
+
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
-	before := runtime.NumGoroutine()
+	before := settledGoroutines()
 	for i := 0; i < 10; i++ {
 		s, err := New(context.Background(), Options{URL: ks.URL + "/oidc/jwks", RefreshInterval: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = s.Key(context.Background(), "unknown", "ES384")
+		if _, err := s.Key(context.Background(), "unknown", "ES384"); !errors.Is(err, ErrUnknownKID) {
+			t.Fatalf("Key(unknown) = %v, want ErrUnknownKID", err)
+		}
 		s.Close()
 		s.Close()
-		if err := s.WaitReady(context.Background()); err == nil && !s.Ready() {
-			t.Fatal("WaitReady on a closed, never-ready set returned nil")
-		}
 	}
-	// A hanging fetch ends with Close as well.
-	ks.set(func(ks *keyServer) { ks.delay = time.Hour })
-	s, _ := New(context.Background(), Options{URL: ks.URL + "/oidc/jwks"})
-	time.Sleep(20 * time.Millisecond)
-	s.Close()
-	ks.CloseClientConnections()
-	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	checkNoGoroutinesLeft(t, before)
+}
+
+// TestCloseEndsAHangingFetch: Close cancels a fetch that the server never
+// answers, and leaves no goroutine behind.
+func TestCloseEndsAHangingFetch(t *testing.T) {
+	started := make(chan struct{})
+	var once sync.Once
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hang.Close)
+	// Runs before hang.Close, which waits for every request to end.
+	t.Cleanup(hang.CloseClientConnections)
+	before := settledGoroutines()
+	s, err := New(context.Background(), Options{URL: hang.URL + "/oidc/jwks", FetchTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
 	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		s.Close()
+		t.Fatal("the first fetch never reached the server")
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the hanging fetch")
+	}
+	if s.Ready() {
+		t.Fatal("Ready after a fetch that never got an answer")
+	}
+	if err := s.WaitReady(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitReady after Close = %v, want ErrClosed", err)
+	}
+	hang.CloseClientConnections()
+	checkNoGoroutinesLeft(t, before)
 }
 
 func TestContextEndsSet(t *testing.T) {
