@@ -1,0 +1,648 @@
+package connectguard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/logtoguard/logtoguard/adapters/connectguard"
+	"github.com/logtoguard/logtoguard/internal/adaptertest"
+	"github.com/logtoguard/logtoguard/logtotest"
+	"github.com/logtoguard/logtoguard/middleware"
+)
+
+// The contract's routes as procedures: each route of
+// adaptertest.Requirements (and /auth, authenticate only) is a unary
+// procedure of contract.v1.Unary and a server-stream procedure of
+// contract.v1.Stream, named after the route. A route's {org} travels in the
+// request message, a google.protobuf.Struct, as its field "org".
+const (
+	unaryService  = "/contract.v1.Unary/"
+	streamService = "/contract.v1.Stream/"
+)
+
+// method names the procedure of a route pattern: "/orgs/{org}/products"
+// becomes "OrgsProducts".
+func method(pattern string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(pattern, "/") {
+		if seg == "" || seg == "{org}" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+	}
+	return b.String()
+}
+
+// patterns are the contract's routes: those of adaptertest.Requirements
+// and /auth, which, being authenticate only, is served by an unlisted
+// procedure under connectguard.AuthenticateUnlisted.
+func patterns() map[string]bool {
+	p := map[string]bool{"/auth": true}
+	for route := range adaptertest.Requirements {
+		p[route] = true
+	}
+	return p
+}
+
+// match finds the pattern of a case's route and the organization its
+// {org} holds.
+func match(t *testing.T, route string) (pattern, org string) {
+	t.Helper()
+	segs := strings.Split(route, "/")
+	for p := range patterns() {
+		ps := strings.Split(p, "/")
+		if len(ps) != len(segs) {
+			continue
+		}
+		org = ""
+		ok := true
+		for i := range ps {
+			switch {
+			case ps[i] == "{org}":
+				org = segs[i]
+			case ps[i] != segs[i]:
+				ok = false
+			}
+		}
+		if ok {
+			return p, org
+		}
+	}
+	t.Fatalf("no contract route matches %s", route)
+	return "", ""
+}
+
+// structOrg resolves an Organization from the request's Struct: the field
+// of that name.
+func structOrg(_ context.Context, name string, _ http.Header, msg any) string {
+	if s, ok := msg.(*structpb.Struct); ok {
+		return s.GetFields()[name].GetStringValue()
+	}
+	return ""
+}
+
+// who is what the handlers answer: adaptertest.Who of the claims in their
+// context.
+func who(ctx context.Context) (*wrapperspb.StringValue, error) {
+	claims, ok := middleware.ClaimsFromContext(ctx)
+	if !ok {
+		return nil, connect.NewError(connect.CodeInternal, errors.New("no claims in the context"))
+	}
+	return wrapperspb.String(adaptertest.Who(claims, true)), nil
+}
+
+// serve starts, on 127.0.0.1 over TLS with HTTP/2 (gRPC needs it), the
+// contract's procedures behind an interceptor of v.
+func serve(t *testing.T, v *middleware.Validator) *httptest.Server {
+	t.Helper()
+	procs := map[string]middleware.Requirement{}
+	for p, req := range adaptertest.Requirements {
+		procs[unaryService+method(p)] = req
+		procs[streamService+method(p)] = req
+	}
+	guard, err := connectguard.New(v, procs, connectguard.WithOrganization(structOrg), connectguard.AuthenticateUnlisted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for p := range patterns() {
+		mux.Handle(unaryService+method(p), connect.NewUnaryHandler(unaryService+method(p),
+			func(ctx context.Context, _ *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+				msg, err := who(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return connect.NewResponse(msg), nil
+			}, connect.WithInterceptors(guard)))
+		mux.Handle(streamService+method(p), connect.NewServerStreamHandler(streamService+method(p),
+			func(ctx context.Context, _ *connect.Request[structpb.Struct], stream *connect.ServerStream[wrapperspb.StringValue]) error {
+				msg, err := who(ctx)
+				if err != nil {
+					return err
+				}
+				return stream.Send(msg)
+			}, connect.WithInterceptors(guard)))
+	}
+	return start(t, mux)
+}
+
+// start serves h on 127.0.0.1 over TLS with HTTP/2, and fails the test if
+// the server logged anything (net/http logs, for one, a trailer it drops).
+func start(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	var logged syncBuffer
+	srv.Config.ErrorLog = log.New(&logged, "", 0)
+	srv.StartTLS()
+	t.Cleanup(func() {
+		if s := logged.String(); s != "" {
+			t.Errorf("the server logged:\n%s", s)
+		}
+	})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// syncBuffer is a strings.Builder safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// protocols are the three the Connect client speaks.
+var protocols = []struct {
+	name string
+	opts []connect.ClientOption
+}{
+	{"connect", nil},
+	{"grpc", []connect.ClientOption{connect.WithGRPC()}},
+	{"grpcweb", []connect.ClientOption{connect.WithGRPCWeb()}},
+}
+
+// codeNames spell connect's codes as adaptertest.Case.Code does.
+var codeNames = map[connect.Code]string{
+	connect.CodeInvalidArgument:  "InvalidArgument",
+	connect.CodeUnauthenticated:  "Unauthenticated",
+	connect.CodePermissionDenied: "PermissionDenied",
+	connect.CodeUnavailable:      "Unavailable",
+}
+
+// answer is a call's outcome in the contract's terms.
+type answer struct {
+	Code, Message, Challenge, Body string
+}
+
+func answerOf(err error, body string) answer {
+	if err == nil {
+		return answer{Code: "OK", Body: body}
+	}
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) {
+		return answer{Code: "not a connect error: " + err.Error()}
+	}
+	name, ok := codeNames[cerr.Code()]
+	if !ok {
+		name = cerr.Code().String()
+	}
+	return answer{Code: name, Message: cerr.Message(), Challenge: cerr.Meta().Get("WWW-Authenticate"), Body: body}
+}
+
+func ctxTimeout(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// callUnary calls procedure with the Authorization values and the org.
+func callUnary(t *testing.T, srv *httptest.Server, opts []connect.ClientOption, procedure string, authorization []string, org string) answer {
+	t.Helper()
+	client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+procedure, opts...)
+	req := connect.NewRequest(orgMessage(t, org))
+	for _, a := range authorization {
+		req.Header().Add("Authorization", a)
+	}
+	res, err := client.CallUnary(ctxTimeout(t), req)
+	if err != nil {
+		return answerOf(err, "")
+	}
+	return answerOf(nil, res.Msg.GetValue())
+}
+
+// callStream opens the server stream procedure and reads it to its end.
+func callStream(t *testing.T, srv *httptest.Server, opts []connect.ClientOption, procedure string, authorization []string, org string) answer {
+	t.Helper()
+	client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+procedure, opts...)
+	req := connect.NewRequest(orgMessage(t, org))
+	for _, a := range authorization {
+		req.Header().Add("Authorization", a)
+	}
+	stream, err := client.CallServerStream(ctxTimeout(t), req)
+	if err != nil {
+		return answerOf(err, "")
+	}
+	defer stream.Close()
+	var got []string
+	for stream.Receive() {
+		got = append(got, stream.Msg().GetValue())
+	}
+	return answerOf(stream.Err(), strings.Join(got, "|"))
+}
+
+func orgMessage(t *testing.T, org string) *structpb.Struct {
+	t.Helper()
+	fields := map[string]any{}
+	if org != "" {
+		fields["org"] = org
+	}
+	s, err := structpb.NewStruct(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestContract: every RPC case of the shared contract, through the Connect
+// client in each protocol, unary and server stream, over a real socket.
+func TestContract(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	srv := serve(t, v)
+	cases := adaptertest.Cases(iss)
+	ran := 0
+	for _, p := range protocols {
+		for _, kind := range []string{"unary", "stream"} {
+			t.Run(p.name+"/"+kind, func(t *testing.T) {
+				for _, tt := range cases {
+					if tt.HTTPOnly() {
+						continue
+					}
+					t.Run(tt.Name, func(t *testing.T) {
+						pattern, org := match(t, tt.Route)
+						var got answer
+						if kind == "unary" {
+							got = callUnary(t, srv, p.opts, unaryService+method(pattern), tt.Authorization, org)
+						} else {
+							got = callStream(t, srv, p.opts, streamService+method(pattern), tt.Authorization, org)
+						}
+						want := answer{Code: tt.Code(), Message: tt.Description(), Challenge: tt.Challenge}
+						if tt.Status == http.StatusOK {
+							want.Body = tt.Body
+						}
+						if got != want {
+							t.Errorf("got  %+v\nwant %+v", got, want)
+						}
+						ran++
+					})
+				}
+			})
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no case ran")
+	}
+}
+
+// TestKeysNeverLoaded: while the issuer's keys were never loaded, calls get
+// Unavailable with Retry-After and no challenge.
+func TestKeysNeverLoaded(t *testing.T) {
+	iss := logtotest.New(t)
+	iss.AddResource(adaptertest.API, "read:products")
+	iss.SetJWKSDown(true)
+	v := adaptertest.NewValidator(t, iss, false)
+	srv := serve(t, v)
+	token := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products")}
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			for _, got := range []answer{
+				callUnary(t, srv, p.opts, unaryService+"Read", token, ""),
+				callStream(t, srv, p.opts, streamService+"Read", token, ""),
+			} {
+				want := answer{Code: "Unavailable", Message: "the issuer's signing keys could not be loaded yet"}
+				if got != want {
+					t.Errorf("got  %+v\nwant %+v", got, want)
+				}
+			}
+			client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+unaryService+"Read", p.opts...)
+			req := connect.NewRequest(&structpb.Struct{})
+			req.Header().Set("Authorization", token[0])
+			_, err := client.CallUnary(ctxTimeout(t), req)
+			var cerr *connect.Error
+			if !errors.As(err, &cerr) || cerr.Meta().Get("Retry-After") == "" {
+				t.Errorf("Retry-After: got none in %v", err)
+			}
+		})
+	}
+}
+
+// TestUnlisted: a procedure without a requirement is refused whatever the
+// token, unless the interceptor authenticates unlisted procedures; exempt
+// procedures need no token.
+func TestUnlisted(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	token := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products")}
+	const (
+		unlisted = "/contract.v1.Other/Unlisted"
+		health   = connectguard.HealthCheckProcedure
+	)
+	build := func(opts ...connectguard.Option) *httptest.Server {
+		guard, err := connectguard.New(v, map[string]middleware.Requirement{unaryService + "Read": middleware.Scopes("read:products")}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		for _, proc := range []string{unlisted, health, unaryService + "Read"} {
+			mux.Handle(proc, connect.NewUnaryHandler(proc,
+				func(ctx context.Context, _ *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+					claims, ok := middleware.ClaimsFromContext(ctx)
+					if !ok {
+						return connect.NewResponse(wrapperspb.String("anonymous")), nil
+					}
+					return connect.NewResponse(wrapperspb.String(claims.Subject)), nil
+				}, connect.WithInterceptors(guard)))
+		}
+		return start(t, mux)
+	}
+	denied := answer{Code: "PermissionDenied", Message: "the server lists no requirement for this method",
+		Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the server lists no requirement for this method"`}
+	noToken := answer{Code: "Unauthenticated", Message: "a bearer token is required", Challenge: `Bearer realm="api"`}
+	tests := []struct {
+		name      string
+		opts      []connectguard.Option
+		procedure string
+		token     []string
+		want      answer
+	}{
+		{"unlisted, token", nil, unlisted, token, denied},
+		{"unlisted, no token", nil, unlisted, nil, denied},
+		{"health is not exempt by default", nil, health, nil, denied},
+		{"authenticate unlisted, token", []connectguard.Option{connectguard.AuthenticateUnlisted()}, unlisted, token, answer{Code: "OK", Body: "inventory-sync"}},
+		{"authenticate unlisted, no token", []connectguard.Option{connectguard.AuthenticateUnlisted()}, unlisted, nil, noToken},
+		{"authenticate unlisted, health", []connectguard.Option{connectguard.AuthenticateUnlisted()}, health, nil, noToken},
+		{"exempt health", []connectguard.Option{connectguard.Exempt(health)}, health, nil, answer{Code: "OK", Body: "anonymous"}},
+		{"exempt health, with a token", []connectguard.Option{connectguard.Exempt(health)}, health, token, answer{Code: "OK", Body: "anonymous"}},
+		{"exempt health, unlisted still denied", []connectguard.Option{connectguard.Exempt(health)}, unlisted, token, denied},
+		{"exempt health, listed still guarded", []connectguard.Option{connectguard.Exempt(health)}, unaryService + "Read", nil, noToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := build(tt.opts...)
+			for _, p := range protocols {
+				if got := callUnary(t, srv, p.opts, tt.procedure, tt.token, ""); got != tt.want {
+					t.Errorf("%s: got  %+v\nwant %+v", p.name, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadConfiguration(t *testing.T) {
+	iss := logtotest.New(t)
+	v := adaptertest.NewValidator(t, iss, false)
+	tests := []struct {
+		name  string
+		v     *middleware.Validator
+		procs map[string]middleware.Requirement
+		opts  []connectguard.Option
+		want  string
+	}{
+		{"nil validator", nil, nil, nil, "validator is nil"},
+		{"no leading slash", v, map[string]middleware.Requirement{"shop.v1.Products/List": {}}, nil, "not a full procedure name"},
+		{"no method", v, map[string]middleware.Requirement{"/shop.v1.Products": {}}, nil, "not a full procedure name"},
+		{"empty method", v, map[string]middleware.Requirement{"/shop.v1.Products/": {}}, nil, "not a full procedure name"},
+		{"three parts", v, map[string]middleware.Requirement{"/a/b/c": {}}, nil, "not a full procedure name"},
+		{"invalid requirement", v, map[string]middleware.Requirement{"/a.B/C": middleware.Scopes("")}, nil, "/a.B/C"},
+		{"user and m2m", v, map[string]middleware.Requirement{"/a.B/C": {User: true, M2M: true}}, nil, "exclude each other"},
+		{"exempt and listed", v, map[string]middleware.Requirement{"/a.B/C": {}}, []connectguard.Option{connectguard.Exempt("/a.B/C")}, "both exempt and listed"},
+		{"bad exempt name", v, nil, []connectguard.Option{connectguard.Exempt("health")}, "not a full procedure name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := connectguard.New(tt.v, tt.procs, tt.opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || g != nil {
+				t.Fatalf("got %v, %v; want an error with %q", g, err, tt.want)
+			}
+		})
+	}
+}
+
+// bidiServer serves, under a requirement naming an organization, a
+// bidirectional stream whose handler greets first when greet is set and
+// then echoes each message's org with the caller's subject, and a client
+// stream that counts what it receives.
+func bidiServer(t *testing.T, v *middleware.Validator, greet bool) (*httptest.Server, <-chan error) {
+	t.Helper()
+	const bidi, client = "/contract.v1.Org/Chat", "/contract.v1.Org/Upload"
+	req := middleware.Requirement{Organization: "org"}
+	guard, err := connectguard.New(v, map[string]middleware.Requirement{bidi: req, client: req}, connectguard.WithOrganization(structOrg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendErrs := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.Handle(bidi, connect.NewBidiStreamHandler(bidi,
+		func(ctx context.Context, stream *connect.BidiStream[structpb.Struct, wrapperspb.StringValue]) error {
+			if greet {
+				sendErrs <- stream.Send(wrapperspb.String("hello"))
+			}
+			claims, _ := middleware.ClaimsFromContext(ctx)
+			for {
+				msg, err := stream.Receive()
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if err := stream.Send(wrapperspb.String(claims.Subject + "@" + msg.GetFields()["org"].GetStringValue())); err != nil {
+					return err
+				}
+			}
+		}, connect.WithInterceptors(guard)))
+	mux.Handle(client, connect.NewClientStreamHandler(client,
+		func(ctx context.Context, stream *connect.ClientStream[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+			n := 0
+			for stream.Receive() {
+				n++
+			}
+			if err := stream.Err(); err != nil {
+				return nil, err
+			}
+			return connect.NewResponse(wrapperspb.String(fmt.Sprint(n))), nil
+		}, connect.WithInterceptors(guard)))
+	return start(t, mux), sendErrs
+}
+
+// TestStreamOrganization: a stream whose requirement names an organization
+// is checked on its first message; nothing reaches the handler, and nothing
+// leaves it, before that check passes.
+func TestStreamOrganization(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	acme := []string{"Bearer " + iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: adaptertest.API, OrganizationID: "acme"})}
+	otherOrg := answer{Code: "PermissionDenied", Message: "the token is not for organization 'globex'",
+		Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'globex'"`}
+	noOrg := answer{Code: "PermissionDenied", Message: "the request names no organization",
+		Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the request names no organization"`}
+
+	// chat sends one message per org and returns the answers.
+	chat := func(t *testing.T, srv *httptest.Server, opts []connect.ClientOption, auth []string, orgs ...string) answer {
+		t.Helper()
+		client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+"/contract.v1.Org/Chat", opts...)
+		stream := client.CallBidiStream(ctxTimeout(t))
+		for _, a := range auth {
+			stream.RequestHeader().Add("Authorization", a)
+		}
+		var got []string
+		var err error
+		for _, org := range orgs {
+			if err = stream.Send(orgMessage(t, org)); err != nil {
+				break
+			}
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			err = stream.CloseRequest()
+		}
+		for err == nil {
+			var msg *wrapperspb.StringValue
+			if msg, err = stream.Receive(); err == nil {
+				got = append(got, msg.GetValue())
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		_ = stream.CloseResponse()
+		return answerOf(err, strings.Join(got, "|"))
+	}
+
+	for _, p := range protocols {
+		if p.name == "grpcweb" {
+			continue // gRPC-Web has no bidirectional streams
+		}
+		t.Run(p.name, func(t *testing.T) {
+			srv, _ := bidiServer(t, v, false)
+			tests := []struct {
+				name string
+				auth []string
+				orgs []string
+				want answer
+			}{
+				{"its organization", acme, []string{"acme", "acme"}, answer{Code: "OK", Body: "user-1@acme|user-1@acme"}},
+				{"another organization", acme, []string{"globex"}, otherOrg},
+				{"first message decides", acme, []string{"globex", "acme"}, otherOrg},
+				{"no message", acme, nil, noOrg},
+				{"no token", nil, []string{"acme"}, answer{Code: "Unauthenticated", Message: "a bearer token is required", Challenge: `Bearer realm="api"`}},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if got := chat(t, srv, p.opts, tt.auth, tt.orgs...); got != tt.want {
+						t.Errorf("got  %+v\nwant %+v", got, tt.want)
+					}
+				})
+			}
+		})
+		t.Run(p.name+"/send before the check", func(t *testing.T) {
+			srv, sendErrs := bidiServer(t, v, true)
+			got := chat(t, srv, p.opts, acme, "acme")
+			sendErr := <-sendErrs
+			want := answer{Code: "PermissionDenied", Message: "the method sent a message before the request named its organization",
+				Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the method sent a message before the request named its organization"`}
+			if answerOf(sendErr, "") != want {
+				t.Errorf("handler's first Send: got %v, want the refusal %+v", sendErr, want)
+			}
+			// The handler went on to receive and answer: the stream still
+			// ends with the refusal, and nothing the handler sent arrives.
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+
+	for _, p := range protocols {
+		if p.name == "grpcweb" {
+			continue // gRPC-Web has no client streams
+		}
+		t.Run(p.name+"/client stream", func(t *testing.T) {
+			srv, _ := bidiServer(t, v, false)
+			upload := func(orgs ...string) answer {
+				client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+"/contract.v1.Org/Upload", p.opts...)
+				stream := client.CallClientStream(ctxTimeout(t))
+				stream.RequestHeader().Set("Authorization", acme[0])
+				for _, org := range orgs {
+					if stream.Send(orgMessage(t, org)) != nil {
+						break
+					}
+				}
+				res, err := stream.CloseAndReceive()
+				if err != nil {
+					return answerOf(err, "")
+				}
+				return answerOf(nil, res.Msg.GetValue())
+			}
+			for _, tt := range []struct {
+				orgs []string
+				want answer
+			}{
+				{[]string{"acme", "acme", "acme"}, answer{Code: "OK", Body: "3"}},
+				{[]string{"globex", "acme"}, otherOrg},
+				{nil, noOrg},
+			} {
+				if got := upload(tt.orgs...); got != tt.want {
+					t.Errorf("%v: got  %+v\nwant %+v", tt.orgs, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestClientPassesThrough: the interceptor on a client adds nothing and
+// refuses nothing.
+func TestClientPassesThrough(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	guard, err := connectguard.New(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headers []string
+	mux := http.NewServeMux()
+	const proc = "/contract.v1.Open/Ping"
+	mux.Handle(proc, connect.NewUnaryHandler(proc, func(_ context.Context, req *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+		headers = append(headers, fmt.Sprint(req.Header().Values("Authorization")))
+		return connect.NewResponse(wrapperspb.String("pong")), nil
+	}))
+	const sproc = "/contract.v1.Open/Watch"
+	mux.Handle(sproc, connect.NewServerStreamHandler(sproc, func(_ context.Context, _ *connect.Request[structpb.Struct], s *connect.ServerStream[wrapperspb.StringValue]) error {
+		return s.Send(wrapperspb.String("tick"))
+	}))
+	srv := start(t, mux)
+	for _, p := range protocols {
+		opts := append([]connect.ClientOption{connect.WithInterceptors(guard)}, p.opts...)
+		client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+proc, opts...)
+		res, err := client.CallUnary(ctxTimeout(t), connect.NewRequest(&structpb.Struct{}))
+		if err != nil || res.Msg.GetValue() != "pong" {
+			t.Fatalf("%s unary: %v %v", p.name, res, err)
+		}
+		sclient := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+sproc, opts...)
+		stream, err := sclient.CallServerStream(ctxTimeout(t), connect.NewRequest(&structpb.Struct{}))
+		if err != nil {
+			t.Fatalf("%s stream: %v", p.name, err)
+		}
+		if !stream.Receive() || stream.Msg().GetValue() != "tick" {
+			t.Fatalf("%s stream: %v", p.name, stream.Err())
+		}
+		stream.Close()
+	}
+	sort.Strings(headers)
+	if strings.Join(headers, "") != "[][][]" {
+		t.Fatalf("Authorization at the server: %q, want none", headers)
+	}
+}
