@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench load
+.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench load generate
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz runs.
 test: deps fmt vet gotest fuzz-short
@@ -58,3 +58,19 @@ bench:
 LOADFLAGS ?= -duration 2s -rounds 3
 load:
 	@cd benchmarks && $(GO) run ./cmd/load $(LOADFLAGS)
+
+## generate: the examples' Go code for gRPC and Connect from
+## examples/proto, with the generators pinned below installed into bin/ (not
+## part of make test: the generated code is committed).
+BUF_VERSION ?= v1.70.0
+PROTOC_GEN_GO_VERSION ?= v1.36.11
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.1
+PROTOC_GEN_CONNECT_GO_VERSION ?= v1.20.0
+BIN := $(CURDIR)/bin
+generate:
+	@mkdir -p $(BIN)
+	GOWORK=off GOBIN=$(BIN) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOWORK=off GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOWORK=off GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	GOWORK=off GOBIN=$(BIN) $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+	cd examples && PATH="$(BIN):$$PATH" $(BIN)/buf generate
