@@ -185,6 +185,26 @@ type Case struct {
 	Body      string
 }
 
+// Split returns the route pattern of the case, a key of [Requirements] or
+// "/auth", and the organization its {org} wildcard holds ("" when it has
+// none): "/members/acme" splits into "/members/{org}" and "acme". An RPC
+// adapter's test calls the method it maps the pattern to, with the
+// organization in the request.
+func (c Case) Split() (pattern, org string) {
+	for p := range Requirements {
+		before, after, ok := strings.Cut(p, "{org}")
+		if !ok {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(c.Route, before); ok {
+			if org, ok := strings.CutSuffix(rest, after); ok && org != "" && !strings.Contains(org, "/") {
+				return p, org
+			}
+		}
+	}
+	return c.Route, ""
+}
+
 // HTTPOnly reports whether the case needs what only HTTP has (a query
 // string).
 func (c Case) HTTPOnly() bool { return c.Query != "" }
