@@ -3,6 +3,7 @@ package examples_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,7 +32,10 @@ var (
 	built   = map[string]bool{}
 )
 
-// binary builds an example program once per test run.
+// binary builds an example program once per test run, with the race
+// detector: the servers run real concurrent requests in these tests, and a
+// race they hit makes start's cleanup fail the test (or, for a program that
+// runs to its end, makes it exit with status 66).
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -45,7 +49,7 @@ func binary(t testing.TB, name string) string {
 	}
 	path := filepath.Join(binDir, name)
 	if !built[name] {
-		out, err := exec.Command("go", "build", "-o", path, "./"+name).CombinedOutput()
+		out, err := exec.Command("go", "build", "-race", "-o", path, "./"+name).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go build ./%s: %v\n%s", name, err, out)
 		}
@@ -86,6 +90,9 @@ func start(t testing.TB, name string, env ...string) *server {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		if strings.Contains(s.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s hit a data race:\n%s", name, s.stderr)
+		}
 	})
 	lines := make(chan string, 1)
 	go func() {
@@ -181,8 +188,22 @@ func contractRows(iss *logtotest.Issuer) []row {
 	user := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, Scopes: []string{"read:products"}, OrganizationID: "org-1"})
 	noScopes := iss.M2MToken("bare-app", api)
 	orgNoScope := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, OrganizationID: "org-1"})
+	// Tampered tokens stay well-formed, so that they reach the signature
+	// check: one signature byte changed, and a payload that grants itself
+	// write:products under the original signature.
 	parts := strings.Split(read, ".")
-	tampered := parts[0] + "." + strings.TrimRight(parts[1], "A") + "B." + parts[2]
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		panic(err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	badSignature := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || !strings.Contains(string(payload), `"scope":"read:products"`) {
+		panic(fmt.Sprintf("payload %s: %v", payload, err))
+	}
+	payload = []byte(strings.Replace(string(payload), `"scope":"read:products"`, `"scope":"read:products write:products"`, 1))
+	forgedScope := parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
 
 	challenge := func(want string) func(t *testing.T, r response) {
 		return func(t *testing.T, r response) {
@@ -203,6 +224,11 @@ func contractRows(iss *logtotest.Issuer) []row {
 				t.Errorf("%s = %q, want it to contain %q", field, got, want)
 			}
 		}
+	}
+	signature := func(t *testing.T, r response) {
+		t.Helper()
+		challenge(`Bearer realm="api", error="invalid_token", error_description="the token's signature is invalid"`)(t, r)
+		jsonField("error_description", "the token's signature is invalid")(t, r)
 	}
 	return []row{
 		{"healthz", "GET", "/healthz", nil, 200, jsonField("status", "ok")},
@@ -258,7 +284,8 @@ func contractRows(iss *logtotest.Issuer) []row {
 		}},
 		{"whoami no scopes", "GET", "/whoami", bearer(noScopes), 200, jsonField("scopes", "[]")},
 		{"expired", "GET", "/products", bearer(iss.ExpiredToken("inventory-sync", api, "read:products")), 401, jsonField("error_description", "expired")},
-		{"tampered", "GET", "/products", bearer(tampered), 401, challenge(`Bearer realm="api", error="invalid_token"`)},
+		{"tampered signature", "GET", "/products", bearer(badSignature), 401, signature},
+		{"tampered payload", "POST", "/products", bearer(forgedScope), 401, signature},
 		{"foreign key", "GET", "/products", bearer(iss.ForeignKeyToken("inventory-sync", api, "read:products")), 401, challenge(`Bearer realm="api", error="invalid_token"`)},
 		{"opaque", "GET", "/products", bearer(iss.OpaqueToken()), 401, jsonField("error_description", "resource=")},
 		{"ID token", "GET", "/whoami", bearer(iss.IDToken("user-1", "spa-app")), 401, jsonField("error_description", "access token")},

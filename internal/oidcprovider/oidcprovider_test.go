@@ -348,11 +348,24 @@ func TestStartReportsServerErrors(t *testing.T) {
 		t.Errorf("error does not carry the server's stderr: %v", err)
 	}
 
-	if _, err := Start(context.Background(), Options{Key: "../server.mjs"}); err == nil {
-		t.Error("Start accepted a key outside keys/")
-	}
-	if _, err := Start(context.Background(), Options{Key: "missing.json"}); err == nil {
-		t.Error("Start accepted a missing key fixture")
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"key outside keys/", Options{Key: "../server.mjs"}, `invalid key fixture name "../server.mjs"`},
+		{"missing key", Options{Key: "missing.json"}, "missing.json does not exist"},
+		{"extra key outside keys/", Options{ExtraKeys: []string{"../package.json"}}, `invalid key fixture name "../package.json"`},
+	} {
+		s, err := Start(context.Background(), tt.opts)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: Start succeeded", tt.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Start = %q, want it to contain %q", tt.name, err, tt.want)
+		}
 	}
 }
 
