@@ -879,8 +879,24 @@ func serverGoroutines() int {
 	return n
 }
 
+// settledServerGoroutines waits, within a bound, for serverGoroutines to
+// stay the same for a few looks in a row (an earlier test's server may
+// still be returning), and returns it.
+func settledServerGoroutines() int {
+	n, same := serverGoroutines(), 0
+	for deadline := time.Now().Add(2 * time.Second); same < 5 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if m := serverGoroutines(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
+}
+
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	base := serverGoroutines()
+	base := settledServerGoroutines()
 	i, err := Start()
 	if err != nil {
 		t.Fatal(err)
@@ -900,21 +916,31 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		resp.Body.Close()
 		answered <- resp.StatusCode
 	}()
-	for i.JWKSFetches() < 4 {
+	for deadline := time.Now().Add(10 * time.Second); i.JWKSFetches() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed request never reached the issuer")
+		}
 		time.Sleep(time.Millisecond)
 	}
-	start := time.Now()
-	i.Close()
-	i.Close() // twice is fine
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v", d)
+	// Close must not wait for the hour-long delay: the bound below only
+	// tells a Close that returned from one that hangs.
+	closed := make(chan struct{})
+	go func() {
+		i.Close()
+		i.Close() // twice is fine
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a delayed request")
 	}
 	if status := <-answered; status != http.StatusServiceUnavailable {
 		t.Errorf("the delayed request: got %d, want 503", status)
 	}
 	// Close has waited for every server goroutine; one may still be
 	// returning from its last call.
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for serverGoroutines() > base && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -1014,25 +1040,62 @@ func TestMintPanicsOnUnencodableClaims(t *testing.T) {
 }
 
 // TestConcurrentUse runs every kind of call at once, for the race detector.
+// TestConcurrentUse: every method may be called from many goroutines while
+// the endpoints serve (run with -race), and every answer stays right: each
+// token is shaped as asked, each JWKS and token response is whole, and each
+// token whose key was published verifies with it.
 func TestConcurrentUse(t *testing.T) {
 	i := New(t)
 	i.AddResource(api, "read")
 	i.AddM2MApp("app", "secret", "read")
+	var (
+		mu        sync.Mutex
+		published = map[string]any{} // every key seen in a JWKS, by kid
+		minted    []string           // every token of a published-looking key
+	)
+	// checkToken reports what is wrong with a token minted for app.
+	checkToken := func(tok string) error {
+		header, claims, err := decodeParts(tok)
+		if err != nil {
+			return err
+		}
+		if kid, _ := header["kid"].(string); kid == "" || header["alg"] != "ES384" || header["typ"] != "at+jwt" {
+			return fmt.Errorf("header %v", header)
+		}
+		if claims["sub"] != "app" || claims["client_id"] != "app" || claims["aud"] != api || claims["scope"] != "read" {
+			return fmt.Errorf("claims %v", claims)
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	for n := range 4 {
 		wg.Go(func() {
 			for range 10 {
-				_ = i.M2MToken("app", api, "read")
-				_ = i.ForeignKeyToken("app", api)
-				_ = i.KIDs()
+				tok := i.M2MToken("app", api, "read")
+				if err := checkToken(tok); err != nil {
+					t.Errorf("M2MToken: %v", err)
+				}
+				foreign := i.ForeignKeyToken("app", api)
+				if h, _, err := decodeParts(foreign); err != nil || slices.Contains(i.KIDs(), fmt.Sprint(h["kid"])) {
+					t.Errorf("ForeignKeyToken: header %v, error %v, published %v", h, err, i.KIDs())
+				}
 				_ = i.JWKSFetches()
-				if resp, err := http.Get(i.JWKSURL()); err == nil {
-					resp.Body.Close()
+
+				set, err := getKeys(i)
+				if err != nil {
+					t.Errorf("JWKS: %v", err)
 				}
-				resp, err := http.PostForm(i.TokenURL(), url.Values{"grant_type": {"client_credentials"}, "resource": {api}, "client_id": {"app"}, "client_secret": {"secret"}})
-				if err == nil {
-					resp.Body.Close()
+				issued, err := requestToken(i)
+				if err != nil {
+					t.Errorf("token endpoint: %v", err)
+				} else if err := checkToken(issued); err != nil {
+					t.Errorf("token endpoint: %v", err)
 				}
+				mu.Lock()
+				maps.Copy(published, set)
+				minted = append(minted, tok, issued)
+				mu.Unlock()
+
 				switch n {
 				case 0:
 					i.RotateKeys()
@@ -1053,4 +1116,100 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	verified := 0
+	for _, tok := range minted {
+		h, _, _ := decodeParts(tok)
+		if _, ok := published[h["kid"].(string)]; !ok {
+			continue // signed by a key removed before any JWKS showed it
+		}
+		if err := verify(tok, published); err != nil {
+			t.Errorf("a token of a published key does not verify: %v", err)
+		}
+		verified++
+	}
+	if verified == 0 {
+		t.Fatalf("none of %d tokens was signed by a key any JWKS response showed", len(minted))
+	}
+	// Once the goroutines are done, the issuer is consistent: after a
+	// rotation, the JWKS publishes the signing key alone, and its tokens
+	// verify.
+	i.RotateKeys()
+	set := keys(t, i)
+	if got, want := keysOf(set), []string{i.SigningKey().ID()}; !slices.Equal(got, want) || !slices.Equal(i.KIDs(), want) {
+		t.Fatalf("JWKS %v, KIDs %v, want %v", got, i.KIDs(), want)
+	}
+	if err := verify(i.M2MToken("app", api, "read"), set); err != nil {
+		t.Fatalf("a token after the concurrent use: %v", err)
+	}
+}
+
+// decodeParts is decode for other goroutines than the test's: it returns an
+// error instead of failing the test.
+func decodeParts(token string) (header, claims map[string]any, err error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, nil, fmt.Errorf("token has %d parts, want 3", len(parts))
+	}
+	for n, dst := range []*map[string]any{&header, &claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[n])
+		if err != nil {
+			return nil, nil, fmt.Errorf("part %d: %w", n, err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return nil, nil, fmt.Errorf("part %d: %w", n, err)
+		}
+	}
+	return header, claims, nil
+}
+
+// getKeys is keys for other goroutines than the test's.
+func getKeys(i *Issuer) (map[string]any, error) {
+	resp, err := http.Get(i.JWKSURL())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d, want 200", resp.StatusCode)
+	}
+	var set jwkset.JWKSMarshal
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, err
+	}
+	jwks, err := set.JWKSlice()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any)
+	for _, k := range jwks {
+		out[k.Marshal().KID] = k.Key()
+	}
+	return out, nil
+}
+
+// requestToken asks the token endpoint for app's token for api.
+func requestToken(i *Issuer) (string, error) {
+	resp, err := http.PostForm(i.TokenURL(), url.Values{"grant_type": {"client_credentials"}, "resource": {api}, "scope": {"read"}, "client_id": {"app"}, "client_secret": {"secret"}})
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		return "", fmt.Errorf("status %d: %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || tr.TokenType != "Bearer" {
+		return "", fmt.Errorf("status %d, token_type %q", resp.StatusCode, tr.TokenType)
+	}
+	return tr.AccessToken, nil
 }
