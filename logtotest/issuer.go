@@ -123,11 +123,18 @@ func Start(opts ...Option) (*Issuer, error) {
 	i.srv = httptest.NewUnstartedServer(i.handler())
 	i.srv.Config.ReadHeaderTimeout = 10 * time.Second
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	i.srv.Start()
-	i.endpoint = i.srv.URL
+	// Set before the server starts: its handlers read them, and a request
+	// that arrives over the network is no happens-before edge for the race
+	// detector.
+	i.endpoint = "http://" + i.srv.Listener.Addr().String()
 	i.issuer = i.endpoint + "/oidc"
 	if o.issuer != nil {
 		i.issuer = *o.issuer
+	}
+	i.srv.Start()
+	if i.srv.URL != i.endpoint {
+		i.srv.Close()
+		return nil, fmt.Errorf("logtotest: the server listens on %s, not %s", i.srv.URL, i.endpoint)
 	}
 	return i, nil
 }
