@@ -351,6 +351,16 @@ func sized(e *attackEnv, lo, hi int) string {
 	}
 }
 
+// extraMembers returns n members m0, m1, ..., each led by a comma, to put
+// before the closing brace of a JSON object.
+func extraMembers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"m%d":%d`, i, i)
+	}
+	return b.String()
+}
+
 // nested returns n nested JSON arrays.
 func nested(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 
@@ -628,6 +638,7 @@ func attacks() []attackRow {
 		return func(c *middleware.Config) { c.Leeway = d }
 	}
 
+	acceptOrgs := func(c *middleware.Config) { c.AcceptOrganizationTokens = true }
 	dupClaim := func(raw func(e *attackEnv) string) func(e *attackEnv) string {
 		return func(e *attackEnv) string { return e.rToken(rHeader(nil), e.rRawClaims(nil, raw(e))) }
 	}
@@ -717,6 +728,19 @@ func attacks() []attackRow {
 			n := elliptic.P384().Params().N
 			return replacePart(genuine(e), 2, seg(ecSig(n, n)))
 		}, want: signature, ref: "RFC 8725 §3.4; CVE-2022-21449"},
+		{name: "signature/ECDSA twin (r, n-s) of a genuine token", token: func(e *attackEnv) string {
+			// Not a forgery: the same header and claims, signed by the issuer;
+			// a second string for one token (SECURITY.md, malleability).
+			tok := genuine(e)
+			sig := decodeSeg(part(tok, 2))
+			n := elliptic.P384().Params().N
+			r, s := new(big.Int).SetBytes(sig[:48]), new(big.Int).SetBytes(sig[48:])
+			twin := replacePart(tok, 2, seg(ecSig(r, new(big.Int).Sub(n, s))))
+			if twin == tok {
+				panic("the twin is the same string")
+			}
+			return twin
+		}, ref: "RFC 7518 §3.4; SECURITY.md (ECDSA malleability)"},
 		{name: "signature/zeros, RSA length", token: func(e *attackEnv) string {
 			return replacePart(e.c.M2MToken("app-1", api), 2, seg(make([]byte, 256)))
 		}, want: signature, ref: "RFC 8725 §3.3"},
@@ -845,6 +869,38 @@ func attacks() []attackRow {
 		{name: "JSON/100k nested arrays, size limit raised", cfg: func(c *middleware.Config) { c.MaxTokenBytes = 1 << 20 }, token: func(e *attackEnv) string {
 			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(100_000)))
 		}, want: malformed, ref: "RFC 8725 §2.9"},
+		// Shapes no Logto token has, refused in one pass before any JSON
+		// decoding, so that a forged token costs little (RFC 8725 §2.9).
+		{name: "structure/1,100 members in the header, forged signature", token: func(e *attackEnv) string {
+			h := `{"alg":"ES384","typ":"at+jwt","kid":"` + aKID(e) + `"` + extraMembers(1100) + `}`
+			return craft(jwt.SigningMethodES384, e.evil.key, []byte(h), mustJSON(e.claimsFor(e.a.Issuer())))
+		}, want: malformed, ref: "RFC 8725 §2.9"},
+		{name: "structure/1,100 members in the claims, forged signature", token: func(e *attackEnv) string {
+			c := mustJSON(e.claimsFor(e.a.Issuer()))
+			c = append(append(c[:len(c)-1:len(c)-1], extraMembers(1100)...), '}')
+			return craft(jwt.SigningMethodES384, e.evil.key, mustJSON(map[string]any{"alg": "ES384", "typ": "at+jwt", "kid": aKID(e)}), c)
+		}, want: malformed, ref: "RFC 8725 §2.9"},
+		{name: "structure/33 members in the header, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken([]byte(`{"alg":"ES384","typ":"at+jwt","kid":"r-es384"`+extraMembers(30)+`}`), e.rClaims(nil))
+		}, want: malformed, ref: "RFC 8725 §2.9"},
+		{name: "structure/32 members in the header, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken([]byte(`{"alg":"ES384","typ":"at+jwt","kid":"r-es384"`+extraMembers(29)+`}`), e.rClaims(nil))
+		}, ref: "RFC 8725 §2.9"},
+		{name: "structure/257 members in the claims, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, extraMembers(257 - len(e.claimsFor("")))[1:]))
+		}, want: malformed, ref: "RFC 8725 §2.9"},
+		{name: "structure/256 members in the claims, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, extraMembers(256 - len(e.claimsFor("")))[1:]))
+		}, ref: "RFC 8725 §2.9"},
+		{name: "structure/33 levels of nesting in a claim, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(32)))
+		}, want: malformed, ref: "RFC 8725 §2.9"},
+		{name: "structure/32 levels of nesting in a claim, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(31)))
+		}, ref: "RFC 8725 §2.9"},
+		{name: "structure/ALG in capitals beside alg, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken([]byte(`{"ALG":"none","alg":"ES384","typ":"at+jwt","kid":"r-es384"}`), e.rClaims(nil))
+		}, want: malformed, ref: "RFC 7515 §4; RFC 8725 §2.6"},
 		{name: "size/over MaxTokenBytes, validly signed", token: func(e *attackEnv) string {
 			return e.mintA(map[string]any{"pad": strings.Repeat("a", 13_000)}, nil)
 		}, want: malformed, ref: "RFC 8725 §2.9"},
@@ -927,6 +983,13 @@ func attacks() []attackRow {
 		{name: "aud/array of arrays", token: claim("aud", []any{[]string{api}}), want: malformed, ref: "RFC 7519 §4.1.3"},
 		{name: "aud/missing", token: claim("aud", nil), want: audience, ref: "RFC 8725 §3.9"},
 		{name: "aud/array holding ours", token: claim("aud", []string{"https://other.example.com", api}), ref: "RFC 7519 §4.1.3"},
+		{name: "aud/organization and API audiences mixed, organization tokens accepted", cfg: acceptOrgs,
+			token: claim("aud", []string{"urn:logto:organization:org-1", api}), want: audience, ref: "RFC 8725 §3.9 (Logto never mixes them)"},
+		{name: "aud/API and organization audiences mixed", token: claim("aud", []string{api, "urn:logto:organization:org-1"}), want: audience, ref: "RFC 8725 §3.9"},
+		{name: "aud/organization audience without an id, organization tokens accepted", cfg: acceptOrgs,
+			token: claim("aud", "urn:logto:organization:"), want: audience, ref: "RFC 8725 §3.9"},
+		{name: "aud/organization token, organization tokens accepted", cfg: acceptOrgs,
+			token: func(e *attackEnv) string { return e.a.OrganizationToken("user-1", "spa", "org-1") }, ref: "RFC 8725 §3.9"},
 
 		// Other claims of the wrong type.
 		{name: "scope/array", token: claim("scope", []string{"read:products"}), want: malformed, ref: "RFC 8693 §4.2; RFC 9068 §2.2.3"},
@@ -1000,6 +1063,25 @@ func attacks() []attackRow {
 			r.Header.Set("Authorization", "Bearer "+tok)
 			return r
 		}, want: badRequest, ref: "RFC 6750 §2, §3.1"},
+		{name: "header/query parameter name percent-encoded (access%5Ftoken), token in the header too", token: genuine, req: func(u, tok string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, u+"?access%5Ftoken="+url.QueryEscape(tok), nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, want: badRequest, ref: "RFC 6750 §2.3, §5.3; RFC 3986 §2.1"},
+		{name: "header/query parameter name percent-encoded (acc%65ss_token)", token: genuine, req: func(u, tok string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, u+"?acc%65ss_token="+url.QueryEscape(tok), nil)
+			return r
+		}, want: badRequest, ref: "RFC 6750 §2.3, §5.3"},
+		{name: "header/bare access_token in the query string, token in the header", token: genuine, req: func(u, tok string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, u+"?x=1&access_token", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, want: badRequest, ref: "RFC 6750 §2.3"},
+		{name: "header/other query parameters, token in the header", token: genuine, req: func(u, tok string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, u+"?my_access_token=1&access_tokens=2&q=access_token%3D", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, ref: "RFC 6750 §2.3"},
 		{name: "header/token in a form body", token: genuine, req: func(u, tok string) *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, u, strings.NewReader("access_token="+url.QueryEscape(tok)))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

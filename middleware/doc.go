@@ -29,19 +29,25 @@
 // Before any decoding: size ([Config.MaxTokenBytes]); then the verified-token
 // cache, which holds only tokens that passed every check below, keyed by the
 // exact string; then shape (three base64url parts; an opaque token or an
-// encrypted one gets its own message). Then, before any key is fetched: no
-// member twice in the header or the claims and no registered claim spelled in
-// another case, no crit header, typ is at+jwt (RFC 9068), kid is present, iss
-// is exactly one of the trusted issuers, aud names one of
-// [Config.Audiences]. Then the algorithm
-// allowlist (RSA and ECDSA only), the key by kid from that issuer's own key
-// set, which must fit the algorithm (curve and key type), the signature, exp
-// (required), iat and nbf with the leeway, and sub (required).
+// encrypted one gets its own message). Header and claims are decoded once
+// each, their shape bounded first in one pass that allocates nothing (member
+// count, nesting depth). Then, before any key is fetched: the algorithm
+// allowlist (RSA and ECDSA only), no member twice in the header or the claims
+// and no registered name spelled in another case, no crit header, typ is
+// at+jwt (RFC 9068), kid is present, iss is exactly one of the trusted
+// issuers, aud names one of [Config.Audiences] (or, with
+// [Config.AcceptOrganizationTokens], only organization audiences), exp
+// (required), iat and nbf with the leeway, and sub (required). Only then the
+// key by kid from that issuer's own key set, which must fit the algorithm
+// (curve and key type), and the signature, admitted by [AdmissionConfig].
+// Every check before the signature is linear in the token's size, so a
+// token that is not genuine costs the server little (SECURITY.md).
 //
 // # Errors
 //
 // Every error matches a sentinel of errors.go with errors.Is (and every token
-// failure also [ErrInvalidToken]); it is an *[Error] whose Description is safe
+// failure also [ErrInvalidToken]); it is an *[Error] naming the failed [Check]
+// (see [CheckOf] for metrics), whose Description is safe
 // to send to the caller and whose Detail (expected versus received audience,
 // for one) is only logged. Missing scopes give a *[ScopeError].
 //

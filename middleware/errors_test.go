@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -170,5 +171,63 @@ func TestRejectionLogsKID(t *testing.T) {
 			t.Errorf("log %q lacks kid=%s", logs.String(), kid)
 		}
 		mu.Unlock()
+	}
+}
+
+// TestAttackerTextInErrors: whatever a token carries (line breaks, quotes,
+// kilobytes of text) reaches Error(), Description and Detail only quoted
+// and capped, so that a logger printing err.Error() (from the Rejected
+// hook, say) writes one line of bounded length.
+func TestAttackerTextInErrors(t *testing.T) {
+	e := newAttackEnv(t)
+	v, err := middleware.New(middleware.Config{
+		Endpoint:                 e.r.srv.URL,
+		Audiences:                []string{api},
+		AcceptOrganizationTokens: true,
+		Now:                      func() time.Time { return e.now },
+		Logger:                   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evil := "x\"\n level=ERROR msg=\"forged\"\r\n\u202e" + strings.Repeat("A", 3000)
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = evil
+	}
+	r := func(h, c map[string]any) string { return e.rToken(rHeader(h), e.rClaims(c)) }
+	tests := map[string]string{
+		"aud":                    r(nil, map[string]any{"aud": evil}),
+		"aud array":              r(nil, map[string]any{"aud": many}),
+		"aud mixed":              r(nil, map[string]any{"aud": append([]string{"urn:logto:organization:" + evil}, many...)}),
+		"iss":                    r(nil, map[string]any{"iss": evil}),
+		"typ":                    r(map[string]any{"typ": evil}, nil),
+		"alg":                    r(map[string]any{"alg": evil}, nil),
+		"kid":                    r(map[string]any{"kid": evil}, nil),
+		"member name twice":      e.rToken(rHeader(nil), e.rRawClaims(nil, fmt.Sprintf(`%q:1,%q:2`, evil, evil))),
+		"claim name in capitals": e.rToken(rHeader(nil), e.rRawClaims([]string{"sub"}, fmt.Sprintf(`"SUB":%q`, evil))),
+	}
+	for name, tok := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := v.Verify(ctx, tok)
+			var me *middleware.Error
+			if !errors.As(err, &me) {
+				t.Fatalf("got %v, want a *middleware.Error", err)
+			}
+			for what, s := range map[string]string{"Error()": err.Error(), "Description": me.Description, "Detail": me.Detail} {
+				if len(s) > 2048 {
+					t.Errorf("%s is %d bytes long", what, len(s))
+				}
+				if i := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\u202e' }); i >= 0 {
+					t.Errorf("%s holds a raw control character at %d: %q", what, i, s)
+				}
+			}
+		})
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxNumericDate bounds exp, iat and nbf to the years 0000 to 9999, where
@@ -43,14 +41,6 @@ func (d numericDate) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(d.sec, 0)
-}
-
-// jwt returns d for golang-jwt's Claims interface, or nil when absent.
-func (d numericDate) jwt() *jwt.NumericDate {
-	if !d.set {
-		return nil
-	}
-	return jwt.NewNumericDate(d.time())
 }
 
 // audience is the aud claim: a string or an array of strings (RFC 7519,

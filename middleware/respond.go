@@ -55,7 +55,7 @@ func (r Rejection) Body() []byte {
 // as resource_metadata (RFC 9728).
 func (v *Validator) Reject(err error) Rejection {
 	if notFromVerify(err) {
-		v.rejected(err, nil, "")
+		v.rejected(err, nil)
 	}
 	status, code, desc := http.StatusUnauthorized, "invalid_token", ""
 	var scopeErr *ScopeError

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -13,7 +14,7 @@ import (
 // parameter, which this library never accepts (URLs end up in logs).
 func BearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
-	inQuery := r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token=") && r.URL.Query().Has("access_token")
+	inQuery := r.URL != nil && tokenInQuery(r.URL.RawQuery)
 	switch {
 	case len(values) == 0 && inQuery:
 		return "", newError(ErrInvalidRequest, "tokens in the query string are not accepted: send Authorization: Bearer <token>")
@@ -55,4 +56,16 @@ func AuthorizationToken(values []string) (string, error) {
 		return "", newError(ErrInvalidRequest, "the Authorization header holds more than one value")
 	}
 	return token, nil
+}
+
+// tokenInQuery reports whether the query has an access_token parameter, as
+// the parsed query names it: percent-encoded (access%5Ftoken), without a
+// value (?access_token), anywhere in the query. A query that holds neither
+// the name nor a percent sign cannot name it, and is not parsed.
+func tokenInQuery(rawQuery string) bool {
+	if rawQuery == "" || (!strings.Contains(rawQuery, "access_token") && strings.IndexByte(rawQuery, '%') < 0) {
+		return false
+	}
+	q, _ := url.ParseQuery(rawQuery) // what parses is what a handler would read
+	return q.Has("access_token")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -53,11 +54,15 @@ func FuzzBearerToken(f *testing.F) {
 		f.Add(s, "")
 	}
 	f.Add("Bearer a.b.c", "access_token=x")
+	f.Add("Bearer a.b.c", "access%5Ftoken")
 	f.Fuzz(func(t *testing.T, header, query string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.URL.RawQuery = query
 		r.Header.Set("Authorization", header)
 		tok, err := middleware.BearerToken(r)
+		if q, _ := url.ParseQuery(query); q.Has("access_token") && !errors.Is(err, middleware.ErrInvalidRequest) {
+			t.Fatalf("query %q names access_token, BearerToken = %q, %v", query, tok, err)
+		}
 		if err != nil {
 			if tok != "" {
 				t.Fatalf("token %q with error %v", tok, err)

@@ -2,13 +2,15 @@ package middleware
 
 import (
 	"context"
-	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -20,11 +22,12 @@ import (
 // share it between all requests and routes, and [Validator.Close] it at
 // shutdown. It is safe for concurrent use.
 type Validator struct {
-	cfg    Config
-	parser *jwt.Parser
-	trust  map[string]*jwks.Set // issuer -> its key set
-	sets   []*jwks.Set
-	cache  *cache
+	cfg     Config
+	parser  *jwt.Parser                  // decodes base64url, strictly
+	methods map[string]jwt.SigningMethod // the allowed algorithms
+	trust   map[string]*jwks.Set         // issuer -> its key set
+	sets    []*jwks.Set
+	cache   *cache
 }
 
 // New validates cfg and returns a Validator. It starts fetching the
@@ -43,13 +46,12 @@ func New(cfg Config) (*Validator, error) {
 		trust: make(map[string]*jwks.Set),
 		cache: newCache(cfg.Cache),
 	}
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(cfg.Algorithms),
-		// exp, iat and nbf are checked by checkLifetime, on claims decoded
-		// without an allocation per date.
-		jwt.WithoutClaimsValidation(),
-		jwt.WithStrictDecoding(),
-	)
+	// Strict: no padding, no non-canonical trailing bits.
+	v.parser = jwt.NewParser(jwt.WithStrictDecoding())
+	v.methods = make(map[string]jwt.SigningMethod, len(cfg.Algorithms))
+	for _, alg := range cfg.Algorithms {
+		v.methods[alg] = jwt.GetSigningMethod(alg) // every allowed alg is registered
+	}
 	tenants := append([]Tenant{{Endpoint: cfg.Endpoint, Issuers: cfg.Issuers, JWKSURL: cfg.JWKSURL}}, cfg.Tenants...)
 	if cfg.Endpoint == "" && len(cfg.Issuers) == 0 && cfg.JWKSURL == "" && len(cfg.Tenants) > 0 {
 		tenants = tenants[1:]
@@ -149,44 +151,68 @@ func (v *Validator) Issuers() []string {
 }
 
 // Verify checks a raw access token (without the "Bearer " prefix) and
-// returns its claims. The checks, cheapest first: size; the verified-token
-// cache; shape; decoding (claims of the right JSON types) and the algorithm
-// allowlist; member names, crit, typ, kid, iss (one of the trusted issuers)
-// and aud, all before any key is fetched; the key by kid from that issuer's
-// key set, which must fit the algorithm; the signature; exp (required), iat
-// and nbf with the leeway; sub (required).
+// returns its claims. The checks, cheapest first, so that a token that is
+// not genuine costs little:
+//
+//   - size, then the verified-token cache, then characters and parts;
+//   - header and claims decoded once each (strict base64url), their shape
+//     bounded in one pass that allocates nothing (nesting depth, number of
+//     members) before any JSON decoding, then decoded: claims of the right
+//     JSON types;
+//   - without a key: alg in the allowlist, member names (none twice, no
+//     registered name in another case), no crit, typ, kid, iss (one of the
+//     trusted issuers), aud, exp (required), iat, nbf, sub (required);
+//   - the key by kid from that issuer's key set (which must fit alg; an
+//     unknown kid may cause one rate-limited refetch), and the signature,
+//     admitted by [AdmissionConfig]. Concurrent requests with the same
+//     token share one signature check.
 //
 // Every error matches one of this package's sentinels with errors.Is and is
-// an *[Error] carrying a description for the caller and detail for the log.
+// an *[Error] carrying the failed [Check], a description for the caller and
+// detail for the log. A nil ctx is taken as context.Background().
 func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	now := v.cfg.Now()
 	// The cache holds only tokens that passed every check, keyed by the
 	// exact string: a hit needs no precheck, only the size bound first.
 	if v.cache != nil && len(token) <= v.cfg.MaxTokenBytes {
 		if c, ok := v.cache.get(token, now); ok {
-			if h := v.cfg.Hooks.Verified; h != nil {
-				h(c, true)
-			}
+			v.verified(c, true)
 			return c, nil
 		}
 	}
 	if err := v.precheck(token); err != nil {
 		if !errors.Is(err, ErrNoToken) { // reported by WriteError
-			v.rejected(err, nil, "")
+			v.rejected(err, nil)
 		}
 		return nil, err
 	}
-	c, set, key, err := v.verify(ctx, token, now)
-	if err != nil {
+	u := &unverified{}
+	if err := v.decode(token, u); err != nil {
+		v.rejected(err, nil)
 		return nil, err
 	}
-	if v.cache != nil {
-		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: c.ExpiresAt.Add(v.cfg.Leeway)}, now)
+	if err := v.checkUnverified(u, now); err != nil {
+		v.rejected(err, u)
+		return nil, err
 	}
-	if h := v.cfg.Hooks.Verified; h != nil {
-		h(c, false)
+	c, shared, err := v.verifyShared(ctx, token, u, now)
+	if err != nil {
+		if !shared { // the first of the requests reported it
+			v.rejected(err, u)
+		}
+		return nil, err
 	}
+	v.verified(c, shared)
 	return c, nil
+}
+
+func (v *Validator) verified(c *Claims, cached bool) {
+	if h := v.cfg.Hooks.Verified; h != nil {
+		h(c, cached)
+	}
 }
 
 // notCompactJWS is 1 for every byte that a compact JWS cannot hold: all
@@ -202,7 +228,7 @@ var notCompactJWS = func() (t [256]byte) {
 }()
 
 // precheck rejects what is not a compact JWS before any decoding.
-func (v *Validator) precheck(token string) error {
+func (v *Validator) precheck(token string) *Error {
 	if token == "" {
 		return newError(ErrNoToken, "")
 	}
@@ -233,6 +259,56 @@ func (v *Validator) precheck(token string) error {
 	return nil
 }
 
+// unverified is a token decoded, before its signature is checked.
+type unverified struct {
+	header joseHeader
+	claims tokenClaims
+	// rawHeader and rawClaims are the decoded JSON, for the member-name
+	// check.
+	rawHeader, rawClaims []byte
+	// signed is what the signature covers (header.payload as sent), payload
+	// the claims part and sig the signature part, still encoded.
+	signed, payload, sig string
+}
+
+// joseHeader holds the header members this package reads; the others are
+// skipped by the decoder, never built into values. A member of another
+// JSON type than the one it must have is kept as absent-or-wrong, so that
+// the check that reads it says what is wrong.
+type joseHeader struct {
+	Alg  jsonString `json:"alg"`
+	Typ  jsonString `json:"typ"`
+	Kid  jsonString `json:"kid"`
+	Crit jsonAny    `json:"crit"`
+}
+
+// headerNames are the members of joseHeader: like claimNames, a member
+// that folds to one of them but is not exactly it is refused.
+var headerNames = []string{"alg", "typ", "kid", "crit"}
+
+// jsonString is a member that must be a string: s holds it when it is one.
+type jsonString struct {
+	s  string
+	ok bool
+}
+
+func (j *jsonString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		j.ok = json.Unmarshal(b, &j.s) == nil
+	} else {
+		*j = jsonString{}
+	}
+	return nil
+}
+
+// jsonAny records that a member is present, whatever its value (null too).
+type jsonAny struct{ present bool }
+
+func (j *jsonAny) UnmarshalJSON([]byte) error {
+	j.present = true
+	return nil
+}
+
 // tokenClaims is what the payload is decoded into; a claim of the wrong JSON
 // type fails decoding.
 type tokenClaims struct {
@@ -248,61 +324,154 @@ type tokenClaims struct {
 	OrganizationID string      `json:"organization_id"`
 }
 
-// tokenClaims implements jwt.Claims; the parser's own claim validation is
-// off (see checkLifetime).
-func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.jwt(), nil }
-func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.jwt(), nil }
-func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.jwt(), nil }
-func (c *tokenClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *tokenClaims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
-	return jwt.ClaimStrings(c.Audience), nil
+// decode decodes the header and the claims once each. Before the JSON
+// decoding of each, structureProblem bounds its shape in one pass that
+// allocates nothing, so that the decoder's work stays linear and small.
+func (v *Validator) decode(token string, u *unverified) *Error {
+	first, last := strings.IndexByte(token, '.'), strings.LastIndexByte(token, '.')
+	u.signed, u.payload, u.sig = token[:last], token[first+1:last], token[last+1:]
+	hb, err := v.parser.DecodeSegment(token[:first])
+	if err != nil {
+		return &Error{Kind: ErrMalformed, Check: CheckEncoding, Description: "the token is not valid base64url", Detail: "header", Err: err}
+	}
+	if p := structureProblem(hb, maxHeaderMembers); p != "" {
+		return fail(CheckStructure, ErrMalformed, "the token's header "+p)
+	}
+	if err := json.Unmarshal(hb, &u.header); err != nil {
+		return &Error{Kind: ErrMalformed, Check: CheckJSON, Description: "the token is malformed", Detail: "the header is not a JSON object", Err: err}
+	}
+	cb, err := v.parser.DecodeSegment(u.payload)
+	if err != nil {
+		return &Error{Kind: ErrMalformed, Check: CheckEncoding, Description: "the token is not valid base64url", Detail: "claims", Err: err}
+	}
+	if p := structureProblem(cb, maxClaimMembers); p != "" {
+		return fail(CheckStructure, ErrMalformed, "the token's claims "+p)
+	}
+	if err := json.Unmarshal(cb, &u.claims); err != nil {
+		return &Error{Kind: ErrMalformed, Check: CheckJSON, Description: "the token is malformed", Detail: "the claims are not a JSON object of claims of the right types", Err: err}
+	}
+	u.rawHeader, u.rawClaims = hb, cb
+	return nil
 }
 
-func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*Claims, *jwks.Set, *jwks.Key, error) {
-	var (
-		tc   tokenClaims
-		set  *jwks.Set
-		key  *jwks.Key
-		kid  string
-		kerr *Error
-	)
-	tok, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
-		kid, _ = t.Header["kid"].(string)
-		kerr = v.checkUnverified(t, &tc)
-		if kerr != nil {
-			return nil, kerr
+// checkUnverified runs every check that needs no key, before any key is
+// looked up or fetched: alg, member names (a duplicate is named as such,
+// whichever copy the decoder kept), crit, typ, kid, iss, aud, lifetime and
+// sub. Each is linear in the token's size and small next to a signature
+// check, which only a token that passes them all reaches.
+func (v *Validator) checkUnverified(u *unverified, now time.Time) *Error {
+	h, tc := &u.header, &u.claims
+	if !h.Alg.ok || v.methods[h.Alg.s] == nil {
+		if !h.Alg.ok {
+			return fail(CheckAlgorithm, ErrAlgorithm, "the token names no algorithm (alg)")
 		}
-		set = v.trust[tc.Issuer]
-		var ferr error
-		key, ferr = set.Key(ctx, kid, t.Method.Alg())
-		switch {
-		case ferr == nil:
-			return key.Public(), nil
-		case errors.Is(ferr, jwks.ErrNotReady):
-			kerr = &Error{Kind: ErrKeysUnavailable, Check: CheckKey, Description: "the issuer's signing keys could not be loaded yet", Err: ferr}
-		case errors.Is(ferr, jwks.ErrKeyMismatch):
-			kerr = &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the signing key does not fit the token's algorithm", Err: ferr}
-		default:
-			kerr = &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the token is signed with a key the issuer does not publish", Detail: "kid " + quote(kid), Err: ferr}
+		return fail(CheckAlgorithm, ErrAlgorithm, "algorithm "+quote(h.Alg.s)+" is not allowed")
+	}
+	if p := memberProblem(u.rawHeader, headerNames); p != "" {
+		return fail(CheckMembers, ErrMalformed, "the token's header "+p)
+	}
+	if p := memberProblem(u.rawClaims, claimNames[:]); p != "" {
+		return fail(CheckMembers, ErrMalformed, "the token's claims "+p)
+	}
+	if h.Crit.present {
+		return fail(CheckCrit, ErrMalformed, "the crit header is not supported")
+	}
+	if !v.cfg.SkipTypeCheck && !IsAccessTokenType(h.Typ.s) {
+		e := newError(ErrTokenType, "the token is not an access token (typ "+quote(h.Typ.s)+", want at+jwt)")
+		if strings.EqualFold(h.Typ.s, "JWT") || h.Typ.s == "" {
+			e.Description += ": is it an ID token? Send the access token requested with resource=<your API identifier>"
 		}
-		return nil, kerr
-	})
-	if err == nil {
-		if kerr = checkLifetime(&tc, now, v.cfg.Leeway); kerr != nil {
-			err = kerr
-		} else if tc.Subject == "" {
-			err = fail(CheckSub, ErrMalformed, "the sub claim is missing")
+		return e
+	}
+	if !h.Kid.ok || h.Kid.s == "" {
+		return fail(CheckKID, ErrMalformed, "the kid header is missing")
+	}
+	if v.trust[tc.Issuer] == nil {
+		e := newError(ErrIssuer, "the token's issuer "+quote(tc.Issuer)+" is not trusted by this API")
+		if strings.HasSuffix(tc.Issuer, "/oidc") {
+			e.Description += ": if it is your Logto tenant on a custom domain, add it to the trusted issuers"
+		}
+		e.Detail = "trusted issuers: " + strings.Join(v.Issuers(), ", ")
+		return e
+	}
+	if e := v.checkAudience(tc.Audience); e != nil {
+		return e
+	}
+	if e := checkLifetime(tc, now, v.cfg.Leeway); e != nil {
+		return e
+	}
+	if tc.Subject == "" {
+		return fail(CheckSub, ErrMalformed, "the sub claim is missing")
+	}
+	return nil
+}
+
+// checkAudience accepts aud when it names one of the configured audiences,
+// or, with AcceptOrganizationTokens, when every value is an organization
+// audience (see [OrganizationAudience]). A token whose audiences mix the two is
+// refused: Logto never issues one, and it would be an organization token
+// to Verify and an API token to [Claims.IsOrganizationToken].
+func (v *Validator) checkAudience(aud []string) *Error {
+	orgs := organizationAudiences(aud)
+	detail := func() string {
+		return "expected one of [" + strings.Join(v.cfg.Audiences, ", ") + "], received " + textList(aud)
+	}
+	switch {
+	case len(aud) == 0:
+		return newError(ErrAudience, "the token has no audience: request it with resource=<your API identifier>")
+	case orgs > 0 && orgs < len(aud):
+		e := newError(ErrAudience, "the token's audiences mix organization and other values")
+		e.Detail = detail()
+		return e
+	case orgs > 0 && v.cfg.AcceptOrganizationTokens:
+		return nil
+	case orgs == 0:
+		for _, a := range aud {
+			if slices.Contains(v.cfg.Audiences, a) {
+				return nil
+			}
 		}
 	}
-	if err != nil {
-		e := kerr
-		if e == nil {
-			e = classify(tok, err, v.cfg.Algorithms)
+	e := newError(ErrAudience, "the token's audience "+quote(strings.Join(aud, " "))+" is not this API")
+	for _, a := range aud {
+		if IsManagementAudience(a) {
+			e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
+			break
 		}
-		v.rejected(e, &tc, kid)
+	}
+	e.Detail = detail()
+	return e
+}
+
+// verifySignature finds the key by kid in the issuer's set and checks the
+// signature, once admitted; it returns the verified claims.
+func (v *Validator) verifySignature(ctx context.Context, u *unverified) (*Claims, *jwks.Set, *jwks.Key, *Error) {
+	alg, kid := u.header.Alg.s, u.header.Kid.s
+	set := v.trust[u.claims.Issuer]
+	key, err := set.Key(ctx, kid, alg)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwks.ErrNotReady):
+		return nil, nil, nil, &Error{Kind: ErrKeysUnavailable, Check: CheckKey, Description: "the issuer's signing keys could not be loaded yet", Err: err}
+	case errors.Is(err, jwks.ErrKeyMismatch):
+		return nil, nil, nil, &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the signing key does not fit the token's algorithm", Err: err}
+	default:
+		return nil, nil, nil, &Error{Kind: ErrUnknownKey, Check: CheckKey, Description: "the token is signed with a key the issuer does not publish", Detail: "kid " + quote(kid), Err: err}
+	}
+	sig, err := v.parser.DecodeSegment(u.sig)
+	if err != nil {
+		return nil, nil, nil, &Error{Kind: ErrMalformed, Check: CheckEncoding, Description: "the token's signature is not base64url", Err: err}
+	}
+	release, e := v.admit(ctx)
+	if e != nil {
 		return nil, nil, nil, e
 	}
+	err = v.methods[alg].Verify(u.signed, sig, key.Public())
+	release()
+	if err != nil {
+		return nil, nil, nil, &Error{Kind: ErrSignature, Check: CheckSignature, Description: "the token's signature is invalid", Err: err}
+	}
+	tc := &u.claims
 	c := &Claims{
 		Issuer:         tc.Issuer,
 		Subject:        tc.Subject,
@@ -314,105 +483,84 @@ func (v *Validator) verify(ctx context.Context, token string, now time.Time) (*C
 		IssuedAt:       tc.IssuedAt.time(),
 		JWTID:          tc.ID,
 		KeyID:          kid,
-		payload:        token[strings.IndexByte(token, '.')+1 : strings.LastIndexByte(token, '.')],
+		payload:        u.payload,
 	}
 	return c, set, key, nil
 }
 
-// checkUnverified runs the checks that need no key, before any key is
-// looked up or fetched: member names (no duplicates, no registered claim in
-// another case), no critical headers, typ, kid,
-// iss and aud.
-func (v *Validator) checkUnverified(t *jwt.Token, tc *tokenClaims) *Error {
-	if e := v.checkMembers(t.Raw); e != nil {
-		return e
-	}
-	if _, ok := t.Header["crit"]; ok {
-		return fail(CheckCrit, ErrMalformed, "the crit header is not supported")
-	}
-	if !v.cfg.SkipTypeCheck {
-		typ, _ := t.Header["typ"].(string)
-		if !IsAccessTokenType(typ) {
-			e := newError(ErrTokenType, "the token is not an access token (typ "+quote(typ)+", want at+jwt)")
-			if strings.EqualFold(typ, "JWT") || typ == "" {
-				e.Description += ": is it an ID token? Send the access token requested with resource=<your API identifier>"
-			}
-			return e
-		}
-	}
-	if kid, ok := t.Header["kid"].(string); !ok || kid == "" {
-		return fail(CheckKID, ErrMalformed, "the kid header is missing")
-	}
-	if v.trust[tc.Issuer] == nil {
-		e := newError(ErrIssuer, "the token's issuer "+quote(tc.Issuer)+" is not trusted by this API")
-		if strings.HasSuffix(tc.Issuer, "/oidc") {
-			e.Description += ": if it is your Logto tenant on a custom domain, add it to the trusted issuers"
-		}
-		e.Detail = "trusted issuers: " + strings.Join(v.Issuers(), ", ")
-		return e
-	}
-	if !v.audienceOK(tc.Audience) {
-		e := newError(ErrAudience, "the token's audience "+quote(strings.Join(tc.Audience, " "))+" is not this API")
-		for _, a := range tc.Audience {
-			if IsManagementAudience(a) {
-				e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
-			}
-		}
-		if len(tc.Audience) == 0 {
-			e.Description = "the token has no audience: request it with resource=<your API identifier>"
-		}
-		e.Detail = "expected one of [" + strings.Join(v.cfg.Audiences, ", ") + "], received [" + strings.Join(tc.Audience, ", ") + "]"
-		return e
-	}
-	return nil
-}
-
-func (v *Validator) audienceOK(aud []string) bool {
-	for _, a := range aud {
-		if slices.Contains(v.cfg.Audiences, a) {
-			return true
-		}
-		if v.cfg.AcceptOrganizationTokens && len(a) > len(OrganizationAudiencePrefix) && strings.HasPrefix(a, OrganizationAudiencePrefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// classify turns a golang-jwt error into one of ours.
-func classify(tok *jwt.Token, err error, allowed []string) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	if tok != nil && tok.Header != nil {
-		if alg, _ := tok.Header["alg"].(string); !slices.Contains(allowed, alg) {
-			return &Error{Kind: ErrAlgorithm, Check: CheckAlgorithm, Description: "algorithm " + quote(alg) + " is not allowed", Err: err}
-		}
-	}
-	switch {
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return &Error{Kind: ErrSignature, Check: CheckSignature, Description: "the token's signature is invalid", Err: err}
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return &Error{Kind: ErrAlgorithm, Check: CheckAlgorithm, Description: "the token's algorithm is not supported", Err: err}
-	case errors.As(err, new(base64.CorruptInputError)):
-		return &Error{Kind: ErrMalformed, Check: CheckEncoding, Description: "the token is not valid base64url", Err: err}
-	default:
-		return &Error{Kind: ErrMalformed, Check: CheckJSON, Description: "the token is malformed", Err: err}
-	}
-}
-
-// quote returns s quoted and cut short, safe to embed in a description.
+// quote returns s quoted (control and format characters, quotes and
+// invalid UTF-8 escaped) and cut to at most 100 bytes of the original, on a
+// character boundary: safe to embed in a description, an error message or
+// a log line whatever s holds.
 func quote(s string) string {
-	if len(s) > 100 {
-		s = s[:100] + "..."
-	}
-	return fmt.Sprintf("%q", s)
+	return strconv.Quote(capText(s, 100))
 }
 
-// rejected logs a rejection and calls the Rejected hook. tc holds the
-// unverified claims when the token got that far.
-func (v *Validator) rejected(err error, tc *tokenClaims, kid string) {
+// capText cuts s to at most n bytes, on a character boundary, marking the
+// cut with "...".
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
+}
+
+// text returns s cut to at most 100 bytes, as it is when it is plain
+// printable ASCII without quotes, backslashes, commas or brackets, else
+// quoted: a value read from a token, fit for a log line or a list.
+func text(s string) string {
+	s = capText(s, 100)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == ',' || c == '[' || c == ']' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// textList lists at most 5 values of list, each as text writes it, and
+// says how many were left out.
+func textList(list []string) string {
+	const most = 5
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range list {
+		if i == most {
+			fmt.Fprintf(&b, ", and %d more", len(list)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(text(s))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// verifyShared checks the signature and caches the verdict.
+func (v *Validator) verifyShared(ctx context.Context, token string, u *unverified, now time.Time) (*Claims, bool, *Error) {
+	c, set, key, e := v.verifySignature(ctx, u)
+	if e != nil {
+		return nil, false, e
+	}
+	if v.cache != nil {
+		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: c.ExpiresAt.Add(v.cfg.Leeway)}, now)
+	}
+	return c, false, nil
+}
+
+// admit is admission control's gate; it returns the function that ends the
+// admitted work.
+func (v *Validator) admit(context.Context) (func(), *Error) { return func() {}, nil }
+
+// rejected logs a rejection and calls the Rejected hook. u holds the
+// unverified token when it was decoded.
+func (v *Validator) rejected(err error, u *unverified) {
 	if h := v.cfg.Hooks.Rejected; h != nil {
 		h(err)
 	}
@@ -427,9 +575,10 @@ func (v *Validator) rejected(err error, tc *tokenClaims, kid string) {
 		return
 	}
 	attrs := []slog.Attr{slog.String("reason", err.Error()), slog.String("check", CheckOf(err).String())}
-	if tc != nil {
-		attrs = append(attrs, slog.String("iss", tc.Issuer), slog.String("sub", tc.Subject),
-			slog.String("client_id", tc.ClientID), slog.String("kid", kid))
+	if u != nil {
+		// Unverified text: capped, and quoted by the handler as it needs.
+		attrs = append(attrs, slog.String("iss", capText(u.claims.Issuer, 200)), slog.String("sub", capText(u.claims.Subject, 100)),
+			slog.String("client_id", capText(u.claims.ClientID, 100)), slog.String("kid", capText(u.header.Kid.s, 100)))
 	}
 	v.cfg.Logger.LogAttrs(ctx, level, "logtoguard: token rejected", attrs...)
 }

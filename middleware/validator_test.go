@@ -765,3 +765,18 @@ func TestHooksAndLogsNeverSeeTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyNilContext: a nil context is taken as context.Background(),
+// also on the way that waits for a key refetch.
+func TestVerifyNilContext(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, nil)
+	var nilCtx context.Context
+	if _, err := v.Verify(nilCtx, iss.M2MToken("app-1", api)); err != nil {
+		t.Fatalf("genuine token: %v", err)
+	}
+	unknownKID := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Header: map[string]any{"kid": "rotated"}})
+	if _, err := v.Verify(nilCtx, unknownKID); !errors.Is(err, middleware.ErrUnknownKey) {
+		t.Fatalf("unknown kid: got %v, want ErrUnknownKey", err)
+	}
+}
