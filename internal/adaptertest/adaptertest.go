@@ -368,6 +368,16 @@ func Cases(iss *logtotest.Issuer) []Case {
 			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
 		},
 		{
+			// The other one: a check of the first (or the last) scope
+			// alone fails one of these two rows.
+			Name:          "two scopes, the other one held",
+			Route:         "/both",
+			Authorization: bearer(writeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products write:products"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}` + "\n",
+		},
+		{
 			Name:          "two scopes, none held",
 			Route:         "/both",
 			Authorization: bearer(noScopeToken),
