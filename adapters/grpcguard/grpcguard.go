@@ -1,0 +1,316 @@
+package grpcguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/logtoguard/logtoguard/middleware"
+)
+
+// Methods of gRPC health checking (google.golang.org/grpc/health) and
+// server reflection (google.golang.org/grpc/reflection), for [Exempt].
+const (
+	HealthCheckMethod       = "/grpc.health.v1.Health/Check"
+	HealthWatchMethod       = "/grpc.health.v1.Health/Watch"
+	HealthListMethod        = "/grpc.health.v1.Health/List"
+	ReflectionMethod        = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+	ReflectionV1AlphaMethod = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+)
+
+// unlisted is the description of the refusal of a method that has no
+// requirement: the same words as connectguard's.
+const unlisted = "the server lists no requirement for this method"
+
+// Guard holds the unary and stream server interceptors that verify the
+// caller's token and check the requirement of each method. Build it with
+// [New]; it is safe for concurrent use.
+type Guard struct {
+	v       *middleware.Validator
+	methods map[string]*middleware.Requirement
+	exempt  map[string]bool
+	// authenticateUnlisted lets unlisted methods through with any valid
+	// token.
+	authenticateUnlisted bool
+	// organization is WithOrganization's function, nil for messageField.
+	organization OrganizationFunc
+}
+
+// OrganizationFunc returns the organization a call addresses, for a
+// requirement that names one: "" when the call names none. req is the
+// request message of a unary call, or the first message a stream's handler
+// receives (see [Guard.StreamServerInterceptor]); the request metadata is
+// in ctx (metadata.FromIncomingContext).
+type OrganizationFunc func(ctx context.Context, fullMethod string, req any) string
+
+// Option configures a [Guard].
+type Option func(*Guard)
+
+// AuthenticateUnlisted lets a method without an entry through with any
+// valid token instead of refusing it with PermissionDenied: the token is
+// verified and nothing more is asked of it, as the HTTP adapters'
+// Authenticate does. An organization token passes too; a listed method's
+// requirement, even the zero one, refuses it unless the requirement names
+// an organization (see middleware.Authorize).
+func AuthenticateUnlisted() Option {
+	return func(g *Guard) { g.authenticateUnlisted = true }
+}
+
+// Exempt lets the methods through with no token at all, and without claims
+// in the context: health checking and reflection, typically
+// ([HealthCheckMethod], [HealthWatchMethod], [HealthListMethod],
+// [ReflectionMethod], [ReflectionV1AlphaMethod]). Nothing is exempt unless
+// listed here.
+func Exempt(fullMethods ...string) Option {
+	return func(g *Guard) {
+		for _, m := range fullMethods {
+			g.exempt[m] = true
+		}
+	}
+}
+
+// WithOrganization replaces how a requirement's Organization is resolved.
+// By default it names a string field of the request message, read with
+// protoreflect (see the package documentation).
+func WithOrganization(f OrganizationFunc) Option {
+	return func(g *Guard) {
+		if f != nil {
+			g.organization = f
+		}
+	}
+}
+
+// New returns a Guard that protects a server's methods with v. methods maps
+// full method names ("/shop.v1.Products/List", the generated
+// <Service>_<Method>_FullMethodName constants) to what each requires; a
+// method missing from it is refused with PermissionDenied, unless
+// [AuthenticateUnlisted] or [Exempt] says otherwise. New copies the map.
+//
+// It returns an error for a nil validator, a method name that is not
+// "/package.Service/Method", a requirement that
+// middleware.Requirement.Validate refuses, or a method both exempt and
+// listed.
+func New(v *middleware.Validator, methods map[string]middleware.Requirement, opts ...Option) (*Guard, error) {
+	if v == nil {
+		return nil, errors.New("grpcguard: the validator is nil")
+	}
+	g := &Guard{
+		v:       v,
+		methods: make(map[string]*middleware.Requirement, len(methods)),
+		exempt:  map[string]bool{},
+	}
+	for _, opt := range opts {
+		opt(g)
+	}
+	for name, req := range methods {
+		if err := checkMethod(name); err != nil {
+			return nil, err
+		}
+		if err := req.Validate(); err != nil {
+			return nil, fmt.Errorf("grpcguard: method %s: %w", name, err)
+		}
+		if g.exempt[name] {
+			return nil, fmt.Errorf("grpcguard: method %s is both exempt and listed with a requirement", name)
+		}
+		g.methods[name] = &req
+	}
+	for name := range g.exempt {
+		if err := checkMethod(name); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// checkMethod reports a name that is not a full method name.
+func checkMethod(name string) error {
+	svc, method, ok := strings.Cut(strings.TrimPrefix(name, "/"), "/")
+	if !strings.HasPrefix(name, "/") || !ok || svc == "" || method == "" || strings.Contains(method, "/") {
+		return fmt.Errorf("grpcguard: %q is not a full method name such as /shop.v1.Products/List", name)
+	}
+	return nil
+}
+
+// ServerOptions returns the options that install both interceptors, ahead
+// of any chained after them:
+//
+//	srv := grpc.NewServer(guard.ServerOptions()...)
+func (g *Guard) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(g.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(g.StreamServerInterceptor()),
+	}
+}
+
+// UnaryServerInterceptor returns the interceptor of unary calls: the
+// handler runs only when the token is valid and meets the method's
+// requirement, with the claims in its context; otherwise the call ends
+// with the rejection's status and its challenge in the www-authenticate
+// header.
+func (g *Guard) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		need, claims, err := g.open(ctx, info.FullMethod)
+		if err == nil && need != nil {
+			err = g.authorize(ctx, info.FullMethod, claims, need, req)
+		}
+		if err != nil {
+			return nil, g.reject(err, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) })
+		}
+		if claims == nil { // exempt
+			return handler(ctx, req)
+		}
+		return handler(middleware.WithClaims(ctx, claims), req)
+	}
+}
+
+// StreamServerInterceptor returns the interceptor of streams. A stream is
+// checked once, when it opens, before its handler runs: then only the
+// method and the request metadata exist, not a message. The token is
+// verified and the requirement checked there, with one exception: a
+// requirement that names an organization is checked on the first message
+// the handler receives, the only place the organization can come from.
+// For a server stream that is still before the handler's own code runs
+// (the generated code receives the one request first); a client or
+// bidirectional stream's handler runs, but its first RecvMsg returns the
+// message only if the check passes, SendMsg refuses until then, and a
+// stream whose check did not pass ends with the refusal whatever the
+// handler returns. Only that first message is checked: a later message of
+// a client or bidirectional stream may name another organization, so its
+// handler must act for the first message's organization, or check each
+// message itself with middleware.Authorize. The handler's stream carries
+// the claims in its Context.
+//
+// A stream is not checked again: it runs on after its token expires, or
+// after Logto removes the key that signed it, until the handler or the
+// client ends it. A handler that must not outlive the token can bound the
+// stream by the claims' ExpiresAt:
+//
+//	claims, _ := middleware.ClaimsFromContext(stream.Context())
+//	ctx, cancel := context.WithDeadline(stream.Context(), claims.ExpiresAt)
+//	defer cancel()
+//
+// and return status.Error(codes.Unauthenticated, ...) when ctx ends, so
+// that the client fetches a new token and opens a new stream.
+func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		need, claims, err := g.open(ctx, info.FullMethod)
+		if err == nil && need != nil && need.Organization == "" {
+			err = middleware.Authorize(claims, *need, nil)
+		}
+		if err != nil {
+			return g.reject(err, ss.SetHeader)
+		}
+		if claims == nil { // exempt
+			return handler(srv, ss)
+		}
+		ctx = middleware.WithClaims(ctx, claims)
+		if need == nil || need.Organization == "" {
+			return handler(srv, &claimsStream{ServerStream: ss, ctx: ctx})
+		}
+		stream := &orgStream{claimsStream: claimsStream{ServerStream: ss, ctx: ctx}, g: g, method: info.FullMethod, claims: claims, need: need}
+		err = handler(srv, stream)
+		if refused := stream.verdict(); refused != nil {
+			return refused
+		}
+		return err
+	}
+}
+
+// open is where both interceptors start: the method's rule and the
+// caller's claims. need is nil when a valid token is all it takes, claims
+// nil (and err nil) when the method is exempt, and err the refusal of an
+// unlisted method or of the token.
+func (g *Guard) open(ctx context.Context, fullMethod string) (need *middleware.Requirement, claims *middleware.Claims, err error) {
+	need, listed := g.methods[fullMethod]
+	switch {
+	case listed:
+	case g.exempt[fullMethod]:
+		return nil, nil, nil
+	case !g.authenticateUnlisted:
+		return nil, nil, &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlisted}
+	}
+	if c, ok := middleware.ClaimsFromContext(ctx); ok {
+		return need, c, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	token, err := middleware.AuthorizationToken(md["authorization"])
+	if err != nil {
+		return need, nil, err
+	}
+	claims, err = g.v.Verify(ctx, token)
+	return need, claims, err
+}
+
+// authorize checks need with middleware.Authorize, the organization read
+// from req.
+func (g *Guard) authorize(ctx context.Context, fullMethod string, claims *middleware.Claims, need *middleware.Requirement, req any) error {
+	return middleware.Authorize(claims, *need, func(name string) string {
+		if g.organization != nil {
+			return g.organization(ctx, fullMethod, req)
+		}
+		return messageField(name, req)
+	})
+}
+
+// reject returns the status of the validator's answer to err (its code,
+// with the description as the message) and sends its challenge as
+// www-authenticate (and Retry-After as retry-after) through setHeader.
+func (g *Guard) reject(err error, setHeader func(metadata.MD) error) error {
+	rej := g.v.Reject(err)
+	md := metadata.MD{}
+	if rej.Challenge != "" {
+		md.Set("www-authenticate", rej.Challenge)
+	}
+	if rej.RetryAfter != "" {
+		md.Set("retry-after", rej.RetryAfter)
+	}
+	if len(md) > 0 {
+		_ = setHeader(md)
+	}
+	return status.Error(code(rej.Status), rej.Description)
+}
+
+// code maps a rejection's HTTP status to its gRPC code.
+func code(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	default:
+		return codes.Unauthenticated
+	}
+}
+
+// messageField is the default organization: the singular string field
+// of the request message whose proto name is the requirement's
+// Organization ("org_id"), read with protoreflect. Anything else (no such
+// field, another type, a message that is not protobuf, no message) names no
+// organization.
+func messageField(name string, req any) string {
+	m, ok := req.(proto.Message)
+	if !ok || m == nil {
+		return ""
+	}
+	r := m.ProtoReflect()
+	if !r.IsValid() {
+		return ""
+	}
+	fd := r.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
+		return ""
+	}
+	return r.Get(fd).String()
+}
