@@ -2,10 +2,8 @@ module github.com/logtoguard/logtoguard/benchmarks
 
 go 1.25.0
 
-
-
-
 require (
+	connectrpc.com/connect v1.20.0
 	github.com/MicahParks/jwkset v0.11.4
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
@@ -19,8 +17,10 @@ require (
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	github.com/logtoguard/logtoguard v0.1.0
+	github.com/logtoguard/logtoguard/adapters/connectguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
 	github.com/maypok86/otter/v2 v2.4.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -70,6 +70,5 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
 )
