@@ -181,6 +181,27 @@ type row struct {
 	check  func(t *testing.T, r response)
 }
 
+// tampered returns two tampered copies of read, a token with the scope
+// read:products. They stay well-formed, so that they reach the signature
+// check: one signature byte changed, and a payload that grants itself
+// write:products under the original signature.
+func tampered(read string) (badSignature, forgedScope string) {
+	parts := strings.Split(read, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		panic(err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	badSignature = parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || !strings.Contains(string(payload), `"scope":"read:products"`) {
+		panic(fmt.Sprintf("payload %s: %v", payload, err))
+	}
+	payload = []byte(strings.Replace(string(payload), `"scope":"read:products"`, `"scope":"read:products write:products"`, 1))
+	forgedScope = parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
+	return badSignature, forgedScope
+}
+
 // contractRows are the requests of the contract, with tokens from iss.
 func contractRows(iss *logtotest.Issuer) []row {
 	read := iss.M2MToken("inventory-sync", api, "read:products")
@@ -188,22 +209,7 @@ func contractRows(iss *logtotest.Issuer) []row {
 	user := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, Scopes: []string{"read:products"}, OrganizationID: "org-1"})
 	noScopes := iss.M2MToken("bare-app", api)
 	orgNoScope := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa-app", Audience: api, OrganizationID: "org-1"})
-	// Tampered tokens stay well-formed, so that they reach the signature
-	// check: one signature byte changed, and a payload that grants itself
-	// write:products under the original signature.
-	parts := strings.Split(read, ".")
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		panic(err)
-	}
-	sig[len(sig)/2] ^= 0x01
-	badSignature := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || !strings.Contains(string(payload), `"scope":"read:products"`) {
-		panic(fmt.Sprintf("payload %s: %v", payload, err))
-	}
-	payload = []byte(strings.Replace(string(payload), `"scope":"read:products"`, `"scope":"read:products write:products"`, 1))
-	forgedScope := parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
+	badSignature, forgedScope := tampered(read)
 
 	challenge := func(want string) func(t *testing.T, r response) {
 		return func(t *testing.T, r response) {
@@ -402,7 +408,7 @@ func TestBadSettings(t *testing.T) {
 		{"plain http to a remote Logto", []string{"LOGTO_ENDPOINT=http://logto:3001", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ALLOW_INSECURE_HTTP=true"},
 		{"bad insecure switch", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "LOGTO_ALLOW_INSECURE_HTTP=maybe"}, "LOGTO_ALLOW_INSECURE_HTTP"},
 	}
-	for _, name := range servers {
+	for _, name := range append(servers[:len(servers):len(servers)], rpcServers...) {
 		for _, tt := range tests {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
 				cmd := exec.Command(binary(t, name))
@@ -437,7 +443,7 @@ func TestBadSettings(t *testing.T) {
 
 func TestGracefulShutdown(t *testing.T) {
 	iss := logtotest.New(t)
-	for _, name := range servers {
+	for _, name := range append(servers[:len(servers):len(servers)], rpcServers...) {
 		t.Run(name, func(t *testing.T) {
 			s := start(t, name, logtoEnv(iss)...)
 			waitReady(t, s)

@@ -65,6 +65,7 @@ require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/logtoguard/logtoguard/adapters/connectguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/echoguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/mcpguard v0.1.0

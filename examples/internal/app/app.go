@@ -197,11 +197,24 @@ type Status struct {
 // SIGTERM and shuts down gracefully. It prints "listening on http://<addr>"
 // once the port is bound (ADDR=127.0.0.1:0 picks a free port).
 func Run(name string, addr string, h http.Handler) error {
+	return run(name, addr, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// RunH2C is Run with HTTP/2 without TLS (h2c, prior knowledge) served
+// beside HTTP/1.1: what a gRPC client speaks to a server without TLS, such
+// as the Connect example behind a TLS-terminating proxy.
+func RunH2C(name string, addr string, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	return run(name, addr, srv)
+}
+
+func run(name string, addr string, srv *http.Server) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("ADDR %q: %v", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
