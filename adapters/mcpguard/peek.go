@@ -52,14 +52,16 @@ func toolCalls(body []byte) ([]string, error) {
 	if !utf8.Valid(body) {
 		return nil, invalidRequest("the request body is not UTF-8")
 	}
-	var msgs []json.RawMessage
-	if err := json.Unmarshal(body, &msgs); err != nil {
-		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+	msgs := []json.RawMessage{body}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		// A batch, which the SDK reads first; anything else, it reads
+		// as one message, as here.
+		if err := json.Unmarshal(body, &msgs); err != nil {
 			return nil, invalidRequest("the request body is not a JSON-RPC batch")
 		}
-		msgs = []json.RawMessage{body}
-	} else if len(msgs) == 0 {
-		return nil, invalidRequest("the JSON-RPC batch is empty")
+		if len(msgs) == 0 {
+			return nil, invalidRequest("the JSON-RPC batch is empty")
+		}
 	}
 	var names []string
 	for _, raw := range msgs {

@@ -112,3 +112,22 @@ func FuzzToolCalls(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkToolCalls is the cost of the peek on a tools/call: a small one,
+// and one with 64 KiB of arguments.
+func BenchmarkToolCalls(b *testing.B) {
+	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_product","arguments":{"description":"` +
+		string(bytes.Repeat([]byte("a"), 64<<10)) + `"}}}`
+	for _, c := range []struct{ name, body string }{{"small", peekSeeds[0]}, {"64KiB", big}} {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if names, err := toolCalls(body); err != nil || len(names) != 1 {
+					b.Fatal(names, err)
+				}
+			}
+		})
+	}
+}
