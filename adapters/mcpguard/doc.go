@@ -56,6 +56,9 @@
 // mismatch"). [Verifier] is the same mapping for use with
 // auth.RequireBearerToken alone.
 //
+// A browser-based client's CORS preflight carries no token: put CORS
+// middleware, if any, outside the handler, so that it answers preflights.
+//
 // # Claims in tool handlers
 //
 // The claims of the token that carried a call are in the SDK's token info
