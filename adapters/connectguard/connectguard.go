@@ -146,7 +146,7 @@ func (i *Interceptor) rule(procedure string) (need *middleware.Requirement, guar
 	if i.authenticateUnlisted {
 		return nil, true, nil
 	}
-	return nil, true, &middleware.Error{Kind: middleware.ErrClient, Description: unlisted}
+	return nil, true, &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlisted}
 }
 
 // authenticate returns the claims of the call: those already in ctx (put

@@ -646,3 +646,61 @@ func TestClientPassesThrough(t *testing.T) {
 		t.Fatalf("Authorization at the server: %q, want none", headers)
 	}
 }
+
+// TestServerSideError: on the server, an interceptor outside the guard sees
+// the refusal unwrap to the middleware error, for its logs and metrics,
+// while the caller gets only the description.
+func TestServerSideError(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	guard, err := connectguard.New(v, map[string]middleware.Requirement{unaryService + "Read": middleware.Scopes("read:products")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []error
+	observer := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			res, err := next(ctx, req)
+			mu.Lock()
+			seen = append(seen, err)
+			mu.Unlock()
+			return res, err
+		}
+	})
+	mux := http.NewServeMux()
+	for _, proc := range []string{unaryService + "Read", "/contract.v1.Other/Unlisted"} {
+		mux.Handle(proc, connect.NewUnaryHandler(proc,
+			func(context.Context, *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+				return connect.NewResponse(wrapperspb.String("ok")), nil
+			}, connect.WithInterceptors(observer, guard)))
+	}
+	srv := start(t, mux)
+	expired := []string{"Bearer " + iss.ExpiredToken("inventory-sync", adaptertest.API, "read:products")}
+	tests := []struct {
+		procedure string
+		auth      []string
+		kind      error
+		check     middleware.Check
+		message   string
+	}{
+		{unaryService + "Read", expired, middleware.ErrExpired, middleware.CheckExp, "the token has expired"},
+		{unaryService + "Read", nil, middleware.ErrNoToken, middleware.CheckRequest, "a bearer token is required"},
+		{"/contract.v1.Other/Unlisted", expired, middleware.ErrClient, middleware.CheckClient, "the server lists no requirement for this method"},
+	}
+	for _, tt := range tests {
+		seen = nil
+		got := callUnary(t, srv, nil, tt.procedure, tt.auth, "")
+		if got.Message != tt.message {
+			t.Errorf("%s: the caller got %q, want %q", tt.procedure, got.Message, tt.message)
+		}
+		mu.Lock()
+		if len(seen) != 1 {
+			t.Fatalf("%s: the server saw %v, want one error", tt.procedure, seen)
+		}
+		if !errors.Is(seen[0], tt.kind) || middleware.CheckOf(seen[0]) != tt.check {
+			t.Errorf("%s: the server saw %v (check %v), want %v (check %v)", tt.procedure, seen[0], middleware.CheckOf(seen[0]), tt.kind, tt.check)
+		}
+		mu.Unlock()
+	}
+}

@@ -93,7 +93,7 @@ func (c *orgConn) Receive(msg any) error {
 func (c *orgConn) Send(msg any) error {
 	c.mu.Lock()
 	if !c.checked && c.refused == nil {
-		c.refused = c.i.reject(&middleware.Error{Kind: middleware.ErrOrganization, Description: sentFirst})
+		c.refused = c.i.reject(&middleware.Error{Kind: middleware.ErrOrganization, Check: middleware.CheckOrganization, Description: sentFirst})
 	}
 	refused := c.refused
 	c.mu.Unlock()
