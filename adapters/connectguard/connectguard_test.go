@@ -58,34 +58,6 @@ func patterns() map[string]bool {
 	return p
 }
 
-// match finds the pattern of a case's route and the organization its
-// {org} holds.
-func match(t *testing.T, route string) (pattern, org string) {
-	t.Helper()
-	segs := strings.Split(route, "/")
-	for p := range patterns() {
-		ps := strings.Split(p, "/")
-		if len(ps) != len(segs) {
-			continue
-		}
-		org = ""
-		ok := true
-		for i := range ps {
-			switch {
-			case ps[i] == "{org}":
-				org = segs[i]
-			case ps[i] != segs[i]:
-				ok = false
-			}
-		}
-		if ok {
-			return p, org
-		}
-	}
-	t.Fatalf("no contract route matches %s", route)
-	return "", ""
-}
-
 // structOrg resolves an Organization from the request's Struct: the field
 // of that name.
 func structOrg(_ context.Context, name string, _ http.Header, msg any) string {
@@ -284,7 +256,7 @@ func TestContract(t *testing.T) {
 						continue
 					}
 					t.Run(tt.Name, func(t *testing.T) {
-						pattern, org := match(t, tt.Route)
+						pattern, org := tt.Split()
 						var got answer
 						if kind == "unary" {
 							got = callUnary(t, srv, p.opts, unaryService+method(pattern), tt.Authorization, org)
