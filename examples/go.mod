@@ -14,6 +14,7 @@ require (
 )
 
 require (
+	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
@@ -68,6 +69,7 @@ require (
 	github.com/logtoguard/logtoguard/adapters/connectguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/echoguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
+	github.com/logtoguard/logtoguard/adapters/grpcguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/mcpguard v0.1.0
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	golang.org/x/time v0.15.0 // indirect
