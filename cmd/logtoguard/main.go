@@ -4,6 +4,7 @@
 //
 //	logtoguard inspect [TOKEN|-]
 //	logtoguard verify --endpoint URL --audience API [flags] [TOKEN|-]
+//	logtoguard serve --config FILE
 //	logtoguard help
 //
 // inspect decodes a token without verifying it and says what it is: an

@@ -51,6 +51,10 @@ Usage:
         --timeout D       how long to wait for the keys (default 10s)
         -v                log what the library logs to stderr
 
+  logtoguard serve --config FILE
+      Run the decision service that lets nginx, Caddy, Traefik or Envoy
+      protect any API (logtoguard serve --help for its flags).
+
   logtoguard help
       This text.
 
@@ -88,8 +92,10 @@ func (a *app) run(args []string) int {
 		return a.inspect(rest)
 	case "verify":
 		return a.verify(rest)
+	case "serve":
+		return a.serve(rest)
 	default:
-		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify or help)", cmd))
+		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify, serve or help)", cmd))
 	}
 }
 

@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+
+	"github.com/logtoguard/logtoguard/middleware"
+)
+
+const serveUsage = `logtoguard serve: a decision service for nginx, Caddy, Traefik and Envoy
+
+Usage:
+  logtoguard serve --config FILE [flags]
+
+Flags:
+  --config FILE   the YAML configuration (default $LOGTOGUARD_CONFIG)
+  --check         check the configuration and exit: 0 when it is valid,
+                  2 with one line naming the field when it is not
+  --drain D       how long SIGTERM waits for requests in flight before it
+                  stops (default 10s)
+  -v              log debug detail (every refusal) to stderr
+  -h, --help      this text
+
+Endpoints on listen:
+  /verify         nginx auth_request, Caddy forward_auth, Traefik ForwardAuth:
+                  the original request from X-Forwarded-Method and
+                  X-Forwarded-Uri, or X-Original-Method and X-Original-URI
+  /envoy/...      Envoy's HTTP ext_authz (path_prefix: /envoy)
+  /healthz        200 while the process runs
+  /readyz         200 once the signing keys are loaded, 503 while draining
+  /metrics        Prometheus metrics
+On grpc_listen: envoy.service.auth.v3.Authorization/Check (Envoy, Istio).
+
+Allowed: 200 with X-Logto-Subject, X-Logto-Client-Id, X-Logto-Scopes,
+X-Logto-Organization-Id (organization tokens) and X-Logto-M2M; a public
+route: 200 without them. Denied: the status (400, 401, 403, 503), the
+WWW-Authenticate challenge and the JSON body of the library's answer.
+
+Signals: SIGHUP reloads the configuration (a file with an error keeps the
+running one and logs why); SIGTERM and SIGINT drain and stop.
+
+Exit codes: 0 stopped by a signal (or --check passed); 1 a listener failed;
+2 usage or configuration error.
+`
+
+// defaultDrain is how long SIGTERM waits for requests in flight.
+const defaultDrain = 10 * time.Second
+
+// retireAfter is how long a validator replaced by a reload keeps running for
+// the decisions that started with it.
+const retireAfter = time.Minute
+
+func (a *app) serve(args []string) int {
+	fs := newFlagSet("serve")
+	config := fs.String("config", os.Getenv("LOGTOGUARD_CONFIG"), "")
+	check := fs.Bool("check", false, "")
+	drain := fs.Duration("drain", defaultDrain, "")
+	verbose := fs.Bool("v", false, "")
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(a.stdout, serveUsage)
+		return exitOK
+	}
+	switch {
+	case err != nil:
+		return a.usageError("serve", flagError(err))
+	case len(pos) > 0:
+		return a.usageError("serve", fmt.Sprintf("unexpected argument %q", pos[0]))
+	case *config == "":
+		return a.usageError("serve", "--config FILE is required (or LOGTOGUARD_CONFIG)")
+	case *drain <= 0:
+		return a.usageError("serve", "--drain must be positive")
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "logtoguard serve: %v\n", err)
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	s := newServer(log)
+	if err := s.load(cfg); err != nil {
+		fmt.Fprintf(a.stderr, "logtoguard serve: config %s: %v\n", *config, err)
+		return exitUsage
+	}
+	if *check {
+		s.close()
+		fmt.Fprintf(a.stdout, "%s: ok\n", *config)
+		return exitOK
+	}
+	if err := s.listen(); err != nil {
+		s.close()
+		fmt.Fprintf(a.stderr, "logtoguard serve: %v\n", err)
+		return exitInvalid
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	return s.run(*config, sigs, *drain)
+}
+
+// server is the running decision service: its listeners and the current
+// gateway, which a reload replaces.
+type server struct {
+	log     *slog.Logger
+	metrics *metrics
+	cur     atomic.Pointer[gateway]
+
+	draining atomic.Bool
+	http     *http.Server
+	grpc     *grpc.Server
+	httpLn   net.Listener
+	grpcLn   net.Listener
+	served   sync.WaitGroup
+
+	mu      sync.Mutex // guards retired
+	retired []*retiredValidator
+}
+
+type retiredValidator struct {
+	v     *middleware.Validator
+	timer *time.Timer
+}
+
+func newServer(log *slog.Logger) *server {
+	return &server{log: log, metrics: newMetrics()}
+}
+
+func (s *server) gateway() *gateway { return s.cur.Load() }
+
+// load builds the gateway of cfg and makes it current. It keeps the running
+// validator when cfg changes none of its settings; it refuses a change of
+// the listen addresses, which only a restart can move.
+func (s *server) load(cfg *serveConfig) error {
+	rs, err := buildRoutes(cfg.Routes)
+	if err != nil {
+		return err
+	}
+	g := &gateway{cfg: cfg, routes: rs, deny: cfg.Default == defaultDeny}
+	old := s.cur.Load()
+	if old != nil && (old.cfg.Listen != cfg.Listen || old.cfg.GRPCListen != cfg.GRPCListen) {
+		return errors.New("listen and grpc_listen cannot change without a restart")
+	}
+	if old != nil && sameVerifier(old.cfg, cfg) {
+		g.v = old.v
+	} else {
+		v, err := middleware.New(cfg.validatorConfig(s.metrics.hooks, s.log))
+		if err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), "middleware: "))
+		}
+		g.v = v
+	}
+	s.cur.Store(g)
+	if old != nil && old.v != g.v {
+		s.retire(old.v)
+	}
+	return nil
+}
+
+// retire closes v once the decisions that started with it are over.
+func (s *server) retire(v *middleware.Validator) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &retiredValidator{v: v}
+	r.timer = time.AfterFunc(retireAfter, func() { _ = v.Close() })
+	s.retired = append(s.retired, r)
+}
+
+// reload loads the file name; on an error the running configuration stays.
+func (s *server) reload(name string) error {
+	cfg, err := loadConfig(name)
+	if err == nil {
+		err = s.load(cfg)
+	}
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("error").Inc()
+		s.log.Error("logtoguard serve: reload failed, keeping the running configuration", "file", name, "error", err.Error())
+		return err
+	}
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.Info("logtoguard serve: configuration reloaded", "file", name, "routes", len(cfg.Routes))
+	return nil
+}
+
+// listen opens the listeners of the current configuration and serves them.
+func (s *server) listen() error {
+	cfg := s.gateway().cfg
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %v", err)
+	}
+	var gln net.Listener
+	if cfg.GRPCListen != "" {
+		if gln, err = net.Listen("tcp", cfg.GRPCListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("grpc_listen: %v", err)
+		}
+	}
+	s.serveOn(ln, gln)
+	return nil
+}
+
+// serveOn serves HTTP on ln and, when gln is not nil, gRPC on gln.
+func (s *server) serveOn(ln, gln net.Listener) {
+	s.httpLn, s.grpcLn = ln, gln
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.served.Add(1)
+	go func() {
+		defer s.served.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("logtoguard serve: HTTP listener failed", "error", err.Error())
+		}
+	}()
+	s.log.Info("logtoguard serve: listening", "http", ln.Addr().String())
+	if gln != nil {
+		s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+		authv3.RegisterAuthorizationServer(s.grpc, &authzServer{s: s})
+		s.served.Add(1)
+		go func() {
+			defer s.served.Done()
+			if err := s.grpc.Serve(gln); err != nil {
+				s.log.Error("logtoguard serve: gRPC listener failed", "error", err.Error())
+			}
+		}()
+		s.log.Info("logtoguard serve: listening", "grpc", gln.Addr().String())
+	}
+}
+
+// run handles signals until SIGTERM or SIGINT, then drains and stops.
+func (s *server) run(config string, sigs <-chan os.Signal, drain time.Duration) int {
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			_ = s.reload(config)
+			continue
+		}
+		s.log.Info("logtoguard serve: draining", "signal", sig.String(), "within", drain.String())
+		break
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := s.shutdown(ctx); err != nil {
+		s.log.Warn("logtoguard serve: stopped before every request was answered", "error", err.Error())
+	} else {
+		s.log.Info("logtoguard serve: stopped")
+	}
+	return exitOK
+}
+
+// shutdown stops accepting, waits for the requests in flight (until ctx
+// ends) and closes every validator.
+func (s *server) shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	var err error
+	if s.http != nil {
+		err = s.http.Shutdown(ctx)
+	}
+	if s.grpc != nil {
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.grpc.Stop()
+			<-done
+			err = errors.Join(err, ctx.Err())
+		}
+	}
+	s.served.Wait()
+	s.close()
+	return err
+}
+
+// close closes the current and the retired validators.
+func (s *server) close() {
+	if g := s.cur.Load(); g != nil {
+		_ = g.v.Close()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.retired {
+		if r.timer.Stop() {
+			_ = r.v.Close()
+		}
+	}
+	s.retired = nil
+}
+
+// ServeHTTP routes the endpoints of listen. It does not clean paths, as a
+// ServeMux would with a redirect: /envoy/ hands the original path to the
+// decision as it came.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/verify":
+		s.verify(w, r)
+	case strings.HasPrefix(r.RequestURI, "/envoy/"):
+		s.envoy(w, r)
+	case p == "/healthz":
+		plain(w, http.StatusOK, "ok")
+	case p == "/readyz":
+		switch {
+		case s.draining.Load():
+			plain(w, http.StatusServiceUnavailable, "draining")
+		case !s.gateway().v.Ready():
+			plain(w, http.StatusServiceUnavailable, "signing keys not loaded yet")
+		default:
+			plain(w, http.StatusOK, "ready")
+		}
+	case p == "/metrics":
+		s.metrics.handler.ServeHTTP(w, r)
+	default:
+		plain(w, http.StatusNotFound, "not found: the endpoints are /verify, /envoy/..., /healthz, /readyz and /metrics")
+	}
+}
+
+func plain(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// The headers that carry the original request to /verify.
+const (
+	hdrForwardedMethod = "X-Forwarded-Method"
+	hdrForwardedURI    = "X-Forwarded-Uri"
+	hdrForwardedHost   = "X-Forwarded-Host"
+	hdrOriginalMethod  = "X-Original-Method"
+	hdrOriginalURI     = "X-Original-Uri"
+)
+
+// verify is /verify: the original request from the forwarded headers.
+func (s *server) verify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	g := s.gateway()
+	o, err := forwarded(r.Header)
+	var d decision
+	if err != nil {
+		d = decision{err: err}
+	} else {
+		d = g.decide(r.Context(), o)
+	}
+	s.metrics.observe(d, start)
+	if d.err != nil {
+		g.v.WriteError(w, r, d.err)
+		return
+	}
+	writeAllowed(w, d)
+}
+
+// forwarded reads the original request from h: X-Forwarded-Method and
+// X-Forwarded-Uri, or X-Original-Method and X-Original-URI. When both pairs
+// are there they must agree: a proxy sets one pair and may pass the other
+// from the client, which must not choose the route.
+func forwarded(h http.Header) (original, error) {
+	var o original
+	one := func(name string) (string, bool, error) {
+		v := h[name]
+		switch len(v) {
+		case 0:
+			return "", false, nil
+		case 1:
+			return v[0], true, nil
+		}
+		return "", false, invalidRequest(name + " appears more than once")
+	}
+	fm, hasFM, err1 := one(hdrForwardedMethod)
+	fu, hasFU, err2 := one(hdrForwardedURI)
+	om, hasOM, err3 := one(hdrOriginalMethod)
+	ou, hasOU, err4 := one(hdrOriginalURI)
+	host, _, err5 := one(hdrForwardedHost)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return o, err
+	}
+	switch {
+	case hasFM != hasFU:
+		return o, invalidRequest("the proxy sent only one of X-Forwarded-Method and X-Forwarded-Uri")
+	case hasOM != hasOU:
+		return o, invalidRequest("the proxy sent only one of X-Original-Method and X-Original-URI")
+	case hasFM && hasOM && (fm != om || fu != ou):
+		return o, invalidRequest("X-Forwarded-Method and X-Forwarded-Uri disagree with X-Original-Method and X-Original-URI")
+	case hasFM:
+		o.method, o.uri = fm, fu
+	case hasOM:
+		o.method, o.uri = om, ou
+	default:
+		return o, invalidRequest("the proxy must send the original request in X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI")
+	}
+	o.host = host
+	o.authorization = h["Authorization"]
+	return o, nil
+}
+
+// envoy is /envoy/...: Envoy's HTTP ext_authz with path_prefix /envoy; the
+// original method is the request's, the original URI what follows /envoy.
+func (s *server) envoy(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	g := s.gateway()
+	d := g.decide(r.Context(), original{
+		method:        r.Method,
+		host:          r.Host,
+		uri:           strings.TrimPrefix(r.RequestURI, "/envoy"),
+		authorization: r.Header["Authorization"],
+	})
+	s.metrics.observe(d, start)
+	if d.err != nil {
+		g.v.WriteError(w, r, d.err)
+		return
+	}
+	if rm := removeList(r, d); rm != "" {
+		w.Header()[envoyHeadersToRemove] = []string{rm}
+	}
+	writeAllowed(w, d)
+}

@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logtoguard/logtoguard/internal/adaptertest"
+	"github.com/logtoguard/logtoguard/logtotest"
+)
+
+// contractRoutes are adaptertest.Requirements as gateway routes (but
+// "/check", whose Check function no file can hold), and the issue's
+// example routes.
+const contractRoutes = `
+routes:
+  - match: "GET /read"
+    scopes: [read:products]
+  - match: "GET /write"
+    scopes: [write:products]
+  - match: "GET /both"
+    scopes: [read:products, write:products]
+  - match: "GET /any"
+    any_scopes: [read:products, write:products]
+  - match: "GET /members/{org}"
+    organization: "{org}"
+  - match: "GET /sync"
+    app_ids: [inventory-sync]
+  - match: "GET /me"
+    user: true
+  - match: "GET /orgs/{org}/products"
+    organization: "{org}"
+    scopes: [read:products]
+  - match: "GET /auth"
+  - match: "/public/"
+    public: true
+  - match: "POST /sync-all"
+    m2m: true
+`
+
+// guardConfig is a configuration for the issuer iss, with extra settings
+// and the contract's routes.
+func guardConfig(iss *logtotest.Issuer, extra string) string {
+	return fmt.Sprintf(`endpoint: %s
+audiences: [%s]
+accept_organization_tokens: true
+allow_insecure_http: true
+listen: 127.0.0.1:0
+grpc_listen: 127.0.0.1:0
+%s
+%s`, iss.Endpoint(), adaptertest.API, extra, contractRoutes)
+}
+
+// testGuard is a running decision service.
+type testGuard struct {
+	s        *server
+	url      string // http://127.0.0.1:port
+	grpcAddr string
+	file     string
+	logs     *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu chan struct{}
+	b  bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.b.String()
+}
+
+// startGuard writes config to a file and serves it on 127.0.0.1, with its
+// keys loaded; it stops when the test ends.
+func startGuard(t testing.TB, config string) *testGuard {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "logtoguard.yaml")
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(file)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	logs := newSyncBuffer()
+	s := newServer(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err := s.load(cfg); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := s.listen(); err != nil {
+		s.close()
+		t.Fatalf("listen: %v", err)
+	}
+	g := &testGuard{s: s, url: "http://" + s.httpLn.Addr().String(), file: file, logs: logs}
+	if s.grpcLn != nil {
+		g.grpcAddr = s.grpcLn.Addr().String()
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.gateway().v.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	return g
+}
+
+// response is what a client got.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t testing.TB, req *http.Request) response {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{res.StatusCode, res.Header, string(b)}
+}
+
+// ask sends /verify the original request method uri with headers h.
+func (g *testGuard) ask(t testing.TB, method, uri string, h http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, g.url+"/verify", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if method != "" {
+		req.Header.Set("X-Forwarded-Method", method)
+	}
+	if uri != "" {
+		req.Header.Set("X-Forwarded-Uri", uri)
+	}
+	return do(t, req)
+}
+
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+// who is adaptertest.Who of the identity headers.
+func who(h http.Header) string {
+	return fmt.Sprintf("sub=%s client_id=%s m2m=%s same=true", h.Get(hdrSubject), h.Get(hdrClientID), h.Get(hdrM2M))
+}
+
+// TestServeContract runs the adapters' contract through /verify and
+// /envoy/: every answer is the library's, status, challenge and body.
+func TestServeContract(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, ""))
+	for _, c := range adaptertest.Cases(iss) {
+		if c.Route == "/check" || c.Name == "Authenticate alone lets an organization token through" {
+			// No file holds a Check function; and a route without a
+			// requirement is Authorize's, which admits an organization
+			// token only on a route that names its organization.
+			continue
+		}
+		uri := c.Route
+		if c.Query != "" {
+			uri += "?" + c.Query
+		}
+		for _, endpoint := range []string{"/verify", "/envoy"} {
+			t.Run(endpoint+"/"+c.Name, func(t *testing.T) {
+				var req *http.Request
+				if endpoint == "/verify" {
+					req, _ = http.NewRequest(http.MethodPost, g.url+"/verify", nil)
+					req.Header.Set("X-Forwarded-Method", "GET")
+					req.Header.Set("X-Forwarded-Uri", uri)
+				} else {
+					req, _ = http.NewRequest(http.MethodGet, g.url+"/envoy"+uri, nil)
+				}
+				req.Header[http.CanonicalHeaderKey("Authorization")] = c.Authorization
+				got := do(t, req)
+				if got.status != c.Status {
+					t.Fatalf("status %d, want %d (body %q)", got.status, c.Status, got.body)
+				}
+				if c.Status == http.StatusOK {
+					if w := who(got.header); w != c.Body {
+						t.Errorf("identity headers say %q, want %q", w, c.Body)
+					}
+					if got.body != "" {
+						t.Errorf("body %q, want none", got.body)
+					}
+					return
+				}
+				if ch := got.header.Get("WWW-Authenticate"); ch != c.Challenge {
+					t.Errorf("challenge %q, want %q", ch, c.Challenge)
+				}
+				if got.body != c.Body {
+					t.Errorf("body %q, want %q", got.body, c.Body)
+				}
+				for _, h := range identityHeaders {
+					if v := got.header.Values(h); len(v) > 0 {
+						t.Errorf("a refusal carries %s: %q", h, v)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestServeIdentityHeaders checks each identity header, for an app, a user
+// and an organization token.
+func TestServeIdentityHeaders(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, ""))
+	tests := []struct {
+		name, uri, token string
+		want             map[string]string
+	}{
+		{"app", "/read", iss.M2MToken("inventory-sync", adaptertest.API, "read:products", "write:products"), map[string]string{
+			hdrSubject: "inventory-sync", hdrClientID: "inventory-sync", hdrScopes: "read:products write:products", hdrM2M: "true",
+		}},
+		{"user", "/me", iss.UserToken("user-1", "spa", adaptertest.API), map[string]string{
+			hdrSubject: "user-1", hdrClientID: "spa", hdrScopes: "", hdrM2M: "false",
+		}},
+		{"organization token", "/orgs/acme/products", iss.OrganizationToken("user-1", "spa", "acme", "read:products"), map[string]string{
+			hdrSubject: "user-1", hdrClientID: "spa", hdrScopes: "read:products", hdrOrganizationID: "acme", hdrM2M: "false",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := g.ask(t, "GET", tt.uri, bearer(tt.token))
+			if got.status != http.StatusOK {
+				t.Fatalf("status %d %s, want 200", got.status, got.body)
+			}
+			for _, h := range identityHeaders {
+				want, ok := tt.want[h]
+				v := got.header.Values(h)
+				has := len(v) > 0
+				switch {
+				case ok && (!has || len(v) != 1 || v[0] != want):
+					t.Errorf("%s: %q, want %q", h, v, want)
+				case !ok && has:
+					t.Errorf("%s: %q, want none", h, v)
+				}
+			}
+		})
+	}
+}
+
+// TestServeRoutes checks what the file's routes add to the contract:
+// public routes, default deny and authenticate, HEAD on a GET route,
+// wildcards and subtrees, and m2m.
+func TestServeRoutes(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	app := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	user := bearer(iss.UserToken("user-1", "spa", adaptertest.API, "read:products"))
+	deny := startGuard(t, guardConfig(iss, "default: deny"))
+	auth := startGuard(t, guardConfig(iss, "default: authenticate"))
+	tests := []struct {
+		name        string
+		g           *testGuard
+		method, uri string
+		h           http.Header
+		status      int
+		identity    bool
+	}{
+		{"public route without a token", deny, "GET", "/public/logo.png", nil, 200, false},
+		{"public route with a token sends no identity", deny, "POST", "/public/form", app, 200, false},
+		{"public route with a broken Authorization", deny, "GET", "/public/", http.Header{"Authorization": {"Bearer"}}, 200, false},
+		{"unmatched, default deny, with a token", deny, "GET", "/admin", app, 403, false},
+		{"unmatched, default deny, without a token", deny, "GET", "/admin", nil, 403, false},
+		{"method not routed, default deny", deny, "DELETE", "/read", app, 403, false},
+		{"unmatched, default authenticate", auth, "GET", "/admin", app, 200, true},
+		{"unmatched, default authenticate, no token", auth, "GET", "/admin", nil, 401, false},
+		{"HEAD matches a GET route", deny, "HEAD", "/read", app, 200, true},
+		{"query string is not the path", deny, "GET", "/read?x=/public/", app, 200, true},
+		{"m2m route refuses a user", deny, "POST", "/sync-all", user, 403, false},
+		{"m2m route admits an app", deny, "POST", "/sync-all", app, 200, true},
+		{"subtree without its slash is not the subtree", deny, "GET", "/public", nil, 403, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.g.ask(t, tt.method, tt.uri, tt.h)
+			if got.status != tt.status {
+				t.Fatalf("status %d %q, want %d", got.status, got.body, tt.status)
+			}
+			if _, has := got.header[hdrSubject]; has != tt.identity {
+				t.Errorf("identity headers present: %t, want %t (%v)", has, tt.identity, got.header)
+			}
+		})
+	}
+	got := deny.ask(t, "GET", "/admin", app)
+	if want := `Bearer realm="api", error="insufficient_scope", error_description="no route of the gateway admits this request"`; got.header.Get("WWW-Authenticate") != want {
+		t.Errorf("default deny challenge %q, want %q", got.header.Get("WWW-Authenticate"), want)
+	}
+}
+
+// TestServeBadOriginal checks that a request a proxy did not describe, or
+// described ambiguously, is refused 400 and never allowed.
+func TestServeBadOriginal(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, ""))
+	token := iss.M2MToken("inventory-sync", adaptertest.API, "read:products")
+	h := func(kv ...string) http.Header {
+		out := bearer(token)
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Add(kv[i], kv[i+1])
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		h    http.Header
+		desc string
+	}{
+		{"neither pair", h(), "the proxy must send the original request in X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI"},
+		{"method without URI", h("X-Forwarded-Method", "GET"), "the proxy sent only one of X-Forwarded-Method and X-Forwarded-Uri"},
+		{"URI without method", h("X-Original-URI", "/read"), "the proxy sent only one of X-Original-Method and X-Original-URI"},
+		{"pairs disagree", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/x", "X-Original-Method", "GET", "X-Original-URI", "/admin"),
+			"X-Forwarded-Method and X-Forwarded-Uri disagree with X-Original-Method and X-Original-URI"},
+		{"two URIs", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/x", "X-Forwarded-Uri", "/admin"), "X-Forwarded-Uri appears more than once"},
+		{"dot segments", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/../admin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)"},
+		{"encoded dot segments", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%2e%2e/admin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)"},
+		{"encoded slash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public%2F..%2Fadmin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)"},
+		{"double slash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "//read"), "the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)"},
+		{"backslash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%5C..%5Cadmin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)"},
+		{"absolute URI", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "http://evil/read"), "the forwarded URI is not an absolute path"},
+		{"not a method", h("X-Forwarded-Method", "GET /read", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := g.ask(t, "", "", tt.h)
+			if got.status != http.StatusBadRequest {
+				t.Fatalf("status %d %q, want 400", got.status, got.body)
+			}
+			want := fmt.Sprintf(`{"error":"invalid_request","error_description":%q}`+"\n", tt.desc)
+			if got.body != want {
+				t.Errorf("body %s, want %s", got.body, want)
+			}
+		})
+	}
+	// The X-Original pair alone, as ingress-nginx sends it, and both pairs
+	// when they agree.
+	for _, hh := range []http.Header{
+		h("X-Original-Method", "GET", "X-Original-URI", "/read"),
+		h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/read", "X-Original-Method", "GET", "X-Original-URI", "/read"),
+	} {
+		if got := g.ask(t, "", "", hh); got.status != http.StatusOK {
+			t.Errorf("%v: status %d %q, want 200", hh, got.status, got.body)
+		}
+	}
+}
+
+// TestServeResourceMetadata checks that public_url puts resource_metadata
+// in 401 challenges.
+func TestServeResourceMetadata(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, "public_url: https://api.example.com"))
+	got := g.ask(t, "GET", "/read", nil)
+	want := `Bearer realm="api", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`
+	if got.status != 401 || got.header.Get("WWW-Authenticate") != want {
+		t.Errorf("got %d %q, want 401 %q", got.status, got.header.Get("WWW-Authenticate"), want)
+	}
+}
+
+// TestServeHealthMetrics checks /healthz, /readyz and the counters of
+// /metrics after a few decisions.
+func TestServeHealthMetrics(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, ""))
+	token := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	for range 3 {
+		g.ask(t, "GET", "/read", token)
+	}
+	g.ask(t, "GET", "/read", nil)
+	g.ask(t, "GET", "/public/x", nil)
+	g.ask(t, "GET", "/admin", token)
+	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
+		req, _ := http.NewRequest(http.MethodGet, g.url+path, nil)
+		if got := do(t, req); got.status != 200 || got.body != want {
+			t.Errorf("%s: %d %q, want 200 %q", path, got.status, got.body, want)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, g.url+"/metrics", nil)
+	got := do(t, req)
+	for _, line := range []string{
+		`logtoguard_decisions_total{reason="authorized",result="allow"} 3`,
+		`logtoguard_decisions_total{reason="no_token",result="deny"} 1`,
+		`logtoguard_decisions_total{reason="public",result="allow"} 1`,
+		`logtoguard_decisions_total{reason="no_route",result="deny"} 1`,
+		`logtoguard_verified_total{cache="hit"} 2`,
+		`logtoguard_verified_total{cache="miss"} 1`,
+		fmt.Sprintf(`logtoguard_key_fetches_total{issuer=%q,result="ok"} 1`, iss.Issuer()),
+		`logtoguard_decision_seconds_count 6`,
+	} {
+		if !strings.Contains(got.body, line+"\n") {
+			t.Errorf("/metrics has no line %q", line)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", got.body)
+	}
+}
+
+// TestServeReload drives the signal loop: SIGHUP loads a changed file, a
+// file with an error keeps the running configuration, SIGTERM stops.
+func TestServeReload(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, ""))
+	token := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	sigs := make(chan os.Signal)
+	done := make(chan int)
+	go func() { done <- g.s.run(g.file, sigs, 5*time.Second) }()
+	hup := func(config string) {
+		t.Helper()
+		if err := os.WriteFile(g.file, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sigs <- syscall.SIGHUP
+		sigs <- syscall.SIGHUP // the second send waits until the first reload is done
+	}
+	v := g.s.gateway().v
+	if got := g.ask(t, "GET", "/admin", token); got.status != 403 {
+		t.Fatalf("before reload: /admin %d, want 403", got.status)
+	}
+	hup(guardConfig(iss, "default: authenticate"))
+	if got := g.ask(t, "GET", "/admin", token); got.status != 200 {
+		t.Errorf("after reload: /admin %d, want 200", got.status)
+	}
+	if g.s.gateway().v != v {
+		t.Error("a reload that changes only routes replaced the validator")
+	}
+	hup(guardConfig(iss, "default: authenticate\nroutes_typo: []"))
+	if got := g.ask(t, "GET", "/admin", token); got.status != 200 {
+		t.Errorf("after a bad reload: /admin %d, want 200 (the running configuration)", got.status)
+	}
+	if !strings.Contains(g.logs.String(), "reload failed, keeping the running configuration") ||
+		!strings.Contains(g.logs.String(), "routes_typo: unknown field") {
+		t.Errorf("the log does not say why the reload failed:\n%s", g.logs)
+	}
+	sigs <- syscall.SIGTERM
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d, want 0", code)
+	}
+	if _, err := http.Get(g.url + "/healthz"); err == nil {
+		t.Error("the listener still answers after SIGTERM")
+	}
+}
+
+// TestServeConfigErrors checks that every mistake in the file stops the
+// start with exit status 2 and one line naming the field.
+func TestServeConfigErrors(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	base := fmt.Sprintf("endpoint: %s\naudiences: [%s]\nallow_insecure_http: true\nlisten: 127.0.0.1:0\n", iss.Endpoint(), adaptertest.API)
+	tests := []struct {
+		name, config, want string
+	}{
+		{"unknown field", base + "listn: 127.0.0.1:9\n", `:5: listn: unknown field`},
+		{"unknown route field", base + "routes:\n  - match: GET /a\n    scope: [a]\n", `:7: routes[0].scope: unknown field`},
+		{"wrong type", base + "accept_organization_tokens: maybe\n", `:5: accept_organization_tokens: want true or false, got str`},
+		{"scopes not a list", base + "routes:\n  - match: GET /a\n    scopes: read\n", `:7: routes[0].scopes: want a list of strings, got str`},
+		{"routes not a list", base + "routes: GET /a\n", `:5: routes: want a list of routes, got str`},
+		{"bad pattern", base + "routes:\n  - match: \"GET /a/{x\"\n", `routes[0] ("GET /a/{x").match: parsing "GET /a/{x": at offset 7: bad wildcard segment (must end with '}')`},
+		{"conflicting patterns", base + "routes:\n  - match: GET /a\n  - match: GET /a\n", `routes[1] ("GET /a").match: pattern "GET /a" conflicts with pattern "GET /a": GET /a matches the same requests as GET /a`},
+		{"no match", base + "routes:\n  - scopes: [a]\n", `routes[0].match: required`},
+		{"organization without braces", base + "routes:\n  - match: GET /o/{org}\n    organization: org\n", `routes[0] ("GET /o/{org}").organization: "org" must name a wildcard of match, such as "{org}"`},
+		{"organization not a wildcard", base + "routes:\n  - match: GET /o/{id}\n    organization: \"{org}\"\n", `routes[0] ("GET /o/{id}").organization: match has no wildcard {org}`},
+		{"public with scopes", base + "routes:\n  - match: /p/\n    public: true\n    scopes: [a]\n", `routes[0] ("/p/").public: a public route requires nothing`},
+		{"empty scope", base + "routes:\n  - match: GET /a\n    scopes: [\"\"]\n", `routes[0] ("GET /a").scopes: "" is not a valid value`},
+		{"scope with a space", base + "routes:\n  - match: GET /a\n    any_scopes: [\"a b\"]\n", `routes[0] ("GET /a").any_scopes: "a b" is not a valid value`},
+		{"user and m2m", base + "routes:\n  - match: GET /a\n    user: true\n    m2m: true\n", `routes[0] ("GET /a").user: a route for users' tokens cannot also require m2m or app_ids`},
+		{"default", base + "default: allow\n", `default: "allow" is not deny or authenticate`},
+		{"no audiences", "endpoint: https://t.logto.app\n", `audiences: required`},
+		{"no endpoint", "audiences: [https://api.example.com]\n", `endpoint: required`},
+		{"listen", base + "grpc_listen: 9091\n", `grpc_listen: "9091" is not host:port`},
+		{"public_url", base + "public_url: api.example.com\n", `public_url: "api.example.com" must be an absolute https URL`},
+		{"syntax", base + "routes: [\n", `bad.yaml:5: did not find expected node content`},
+		{"empty", "", `the file is empty`},
+		{"two documents", base + "---\nlisten: x\n", `more than one YAML document`},
+		{"management audience", "endpoint: https://t.logto.app\naudiences: [https://default.logto.app/api]\n", `audience "https://default.logto.app/api" is Logto's Management API`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(file, []byte(tt.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := cli(t, "", "serve", "--config", file)
+			r.exit(t, exitUsage)
+			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "logtoguard serve: config "+file) {
+				t.Errorf("want one line naming the file, got:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tt.want)
+			}
+		})
+	}
+	t.Run("LOGTOGUARD_CONFIG and --check", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "ok.yaml")
+		if err := os.WriteFile(file, []byte(base+contractRoutes), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("LOGTOGUARD_CONFIG", file)
+		r := cli(t, "", "serve", "--check")
+		r.exit(t, exitOK)
+		if r.stdout != file+": ok\n" {
+			t.Errorf("stdout %q", r.stdout)
+		}
+	})
+	t.Run("no config", func(t *testing.T) {
+		t.Setenv("LOGTOGUARD_CONFIG", "")
+		r := cli(t, "", "serve")
+		r.exit(t, exitUsage)
+		if !strings.Contains(r.stderr, "--config FILE is required") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		r := cli(t, "", "serve", "--help")
+		r.exit(t, exitOK)
+		for _, flag := range []string{"--config FILE", "--check", "--drain D", "-v", "/verify", "/envoy/", "/readyz", "SIGHUP"} {
+			if !strings.Contains(r.stdout, flag) {
+				t.Errorf("serve --help does not document %s", flag)
+			}
+		}
+	})
+}
