@@ -167,4 +167,3 @@ func removeList(r *http.Request, d decision) string {
 	}
 	return strings.Join(headersToRemove(h, set), ", ")
 }
-
