@@ -179,6 +179,10 @@ type Set struct {
 
 	mu       sync.Mutex // guards the fields below
 	inflight *call
+	// closed is set by Close under mu before it waits: a fetch is started
+	// (and counted in wg) under mu only while closed is false, so Close's
+	// wait covers every fetch there will ever be.
+	closed bool
 	// lastRefetch is the unix-nano time of the last unknown-kid refetch.
 	lastRefetch int64
 	jwksURL     string
@@ -297,9 +301,14 @@ func safeClient(c *http.Client, allowInsecure bool) *http.Client {
 	return &out
 }
 
-// Close stops background work and waits for it to end. It is safe to call
-// more than once.
+// Close stops background work and waits for it to end: once Close has
+// returned, no fetch runs and none starts (Key answers from the keys in
+// hand, Refresh and WaitReady return [ErrClosed]). It is safe to call more
+// than once, and concurrently with any other method.
 func (s *Set) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	return nil
@@ -311,6 +320,9 @@ func (s *Set) Ready() bool { return s.snap.Load() != nil }
 // WaitReady waits until keys are loaded or ctx ends. After [Set.Close] it
 // returns [ErrClosed], even if keys were loaded.
 func (s *Set) WaitReady(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	// Checked first: select picks at random among ready cases, and a set
 	// that was ready and then closed has both.
 	if s.ctx.Err() != nil {
@@ -358,6 +370,9 @@ func (s *Set) KIDs() []string {
 // Errors: [ErrNotReady] when no keys were ever loaded, [ErrUnknownKID] when
 // kid is not in the set, [ErrKeyMismatch] when the key does not fit alg.
 func (s *Set) Key(ctx context.Context, kid, alg string) (*Key, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	snap := s.snap.Load()
 	if snap == nil || snap.keys[kid] == nil {
 		if err := s.refetch(ctx); err != nil && s.snap.Load() == nil {
@@ -406,6 +421,9 @@ func (s *Set) refetch(ctx context.Context) error {
 // Refresh fetches the set now, after any fetch in flight, and waits for
 // it. It is not rate-limited; it is meant for operators and tests.
 func (s *Set) Refresh(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	// A fetch already in flight may have read the document before the
 	// caller's change: let it end, then fetch again.
 	for {
@@ -443,17 +461,23 @@ func (s *Set) start() *call {
 	return s.startLocked()
 }
 
+// testHookStart, when set by a test, runs as a fetch is about to start.
+var testHookStart func()
+
 func (s *Set) startLocked() *call {
 	if s.inflight != nil {
 		return s.inflight
 	}
 	c := &call{done: make(chan struct{})}
 	s.inflight = c
-	if s.ctx.Err() != nil {
+	if s.closed || s.ctx.Err() != nil {
 		c.err = ErrClosed
 		s.inflight = nil
 		close(c.done)
 		return c
+	}
+	if testHookStart != nil {
+		testHookStart()
 	}
 	s.wg.Add(1)
 	go func() {

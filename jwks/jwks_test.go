@@ -743,3 +743,119 @@ func TestContextEndsSet(t *testing.T) {
 		t.Fatal("background work did not end with the context")
 	}
 }
+
+// TestCloseRacesRefetch: unknown-kid refetches and Refresh calls that race
+// Close never start a fetch once Close has begun: Close's wait covers every
+// fetch, and no fetch reports after Close has returned. Run with -race: a
+// fetch goroutine added while Close waits is a data race on the set's
+// WaitGroup.
+func TestCloseRacesRefetch(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	for round := range 50 {
+		var closed, late atomic.Bool
+		s, err := New(context.Background(), Options{
+			URL:             ks.URL + "/oidc/jwks",
+			RefetchInterval: time.Nanosecond, // every unknown kid may refetch
+			OnFetch: func(error) {
+				if closed.Load() {
+					late.Store(true)
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var callers sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 8 {
+			callers.Add(1)
+			go func() {
+				defer callers.Done()
+				<-start
+				// Until Close has returned, and once more after.
+				for i := 0; ; i++ {
+					stop := closed.Load()
+					if g%4 == 0 {
+						_ = s.Refresh(context.Background())
+					} else {
+						_, _ = s.Key(context.Background(), fmt.Sprintf("unknown-%d-%d", g, i), "ES384")
+					}
+					if stop {
+						return
+					}
+				}
+			}()
+		}
+		close(start)
+		runtime.Gosched()
+		s.Close()
+		closed.Store(true)
+		callers.Wait()
+		// One more Key and Refresh must not start a fetch either.
+		if _, err := s.Key(context.Background(), "unknown", "ES384"); !errors.Is(err, ErrClosed) && !errors.Is(err, ErrUnknownKID) {
+			t.Fatalf("round %d: Key after Close = %v", round, err)
+		}
+		if err := s.Refresh(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Fatalf("round %d: Refresh after Close = %v, want ErrClosed", round, err)
+		}
+		if late.Load() {
+			t.Fatalf("round %d: a fetch reported after Close returned", round)
+		}
+	}
+}
+
+// TestCloseDuringFetchStart holds a fetch at the moment it starts, when its
+// goroutine is about to be counted, and closes the set then: Close must
+// wait for that fetch (or the fetch must not start), so that no fetch runs
+// or reports after Close has returned.
+func TestCloseDuringFetchStart(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	var closed, late atomic.Bool
+	s, err := New(context.Background(), Options{
+		URL:             ks.URL + "/oidc/jwks",
+		RefetchInterval: time.Nanosecond,
+		OnFetch: func(error) {
+			if closed.Load() {
+				late.Store(true)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s)
+	inStart := make(chan struct{})
+	closeDone := make(chan struct{})
+	var once sync.Once
+	testHookStart = func() {
+		once.Do(func() {
+			close(inStart)
+			// Give Close the chance to run to its end while the fetch is
+			// being started. A set that lets Close run now fails below; a
+			// set that makes Close wait for this start lets the bound pass.
+			select {
+			case <-closeDone:
+			case <-time.After(200 * time.Millisecond):
+			}
+		})
+	}
+	defer func() { testHookStart = nil }()
+	keyDone := make(chan error, 1)
+	go func() {
+		_, err := s.Key(context.Background(), "unknown", "ES384")
+		keyDone <- err
+	}()
+	<-inStart
+	go func() {
+		s.Close()
+		closed.Store(true)
+		close(closeDone)
+	}()
+	<-closeDone
+	<-keyDone
+	// Whatever fetch was counted, even after Close returned, has ended now.
+	s.wg.Wait()
+	if late.Load() {
+		t.Fatal("a fetch ran after Close returned")
+	}
+}
