@@ -582,14 +582,24 @@ func TestFaultStagedRotation(t *testing.T) {
 // refetch window, that every flood request is refused 401 and every valid
 // one accepted, and that the new key is still picked up under the flood. It
 // logs the p99 latency of the valid requests with and without the flood.
+//
+// Nothing in it depends on the machine's speed: each phase runs until its
+// traffic has reached a count (and the flood for at least a few refetch
+// windows), not for a fixed time, and the fetch bound is computed from the
+// time the flood actually took.
 func TestFaultUnknownKidFlood(t *testing.T) {
 	const (
-		refetch   = 200 * time.Millisecond
-		quietFor  = 750 * time.Millisecond
-		floodFor  = 1250 * time.Millisecond
-		flooders  = 16
-		callers   = 4
-		validToks = 32
+		refetch = 200 * time.Millisecond
+		// The flood lasts at least this long, so that it spans several
+		// refetch windows: with the rate limit off, it would cost far more
+		// fetches than windows.
+		minFlood   = 1250 * time.Millisecond
+		flooders   = 16
+		callers    = 4
+		validToks  = 32
+		perCaller  = 20 // valid requests each caller makes in each phase, at least
+		perFlooder = 20 // flood requests each flooder makes, at least
+		hangGuard  = 60 * time.Second
 	)
 	iss := logtotest.New(t)
 	a := newFaultAPI(t, iss, "", func(c *middleware.Config) {
@@ -610,16 +620,16 @@ func TestFaultUnknownKidFlood(t *testing.T) {
 	}
 
 	// traffic runs n goroutines calling send until stop is closed, and
-	// returns the latencies of the calls whose reply check accepted, and the
-	// first wrong reply.
+	// returns the latencies of the calls whose reply check accepted, their
+	// count by goroutine (readable while they run), and the first wrong
+	// reply.
 	var wrong atomic.Pointer[string]
-	traffic := func(n int, stop <-chan struct{}, token func(g, i int) string, check func(reply) bool) (*sync.WaitGroup, [][]time.Duration) {
+	traffic := func(n int, stop <-chan struct{}, token func(g, i int) string, check func(reply) bool) (*sync.WaitGroup, [][]time.Duration, []atomic.Int64) {
 		var wg sync.WaitGroup
 		lat := make([][]time.Duration, n)
+		done := make([]atomic.Int64, n)
 		for g := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				for i := 0; ; i++ {
 					select {
 					case <-stop:
@@ -636,10 +646,32 @@ func TestFaultUnknownKidFlood(t *testing.T) {
 						continue
 					}
 					lat[g] = append(lat[g], d)
+					done[g].Add(1)
 				}
-			}()
+			})
 		}
-		return &wg, lat
+		return &wg, lat, done
+	}
+	// atLeast reports whether every goroutine of done made n calls.
+	atLeast := func(done []atomic.Int64, n int64) bool {
+		for g := range done {
+			if done[g].Load() < n {
+				return false
+			}
+		}
+		return true
+	}
+	// until waits, within hangGuard, for cond; it stops early on a wrong
+	// reply, which the caller reports.
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(hangGuard)
+		for !cond() && wrong.Load() == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %v: %s", hangGuard, what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	validToken := func(g, i int) string { return valid[(g*7+i)%len(valid)] }
 	isOK := func(r reply) bool { return r.status == http.StatusOK }
@@ -649,28 +681,36 @@ func TestFaultUnknownKidFlood(t *testing.T) {
 
 	// Valid traffic alone.
 	stop := make(chan struct{})
-	wg, quietLat := traffic(callers, stop, validToken, isOK)
-	time.Sleep(quietFor) // the length of the measurement, not a wait for a condition
+	wg, quietLat, quietDone := traffic(callers, stop, validToken, isOK)
+	until("the valid callers have not made their requests without flood", func() bool { return atLeast(quietDone, perCaller) })
 	close(stop)
 	wg.Wait()
 	if w := wrong.Load(); w != nil {
 		t.Fatalf("valid request without flood: got %s, want 200", *w)
 	}
 
-	// Valid traffic under a flood of random kids.
+	// Valid traffic under a flood of random kids, with a rotation once both
+	// are under way.
 	fetches := iss.JWKSFetches()
 	begin := time.Now()
 	stop = make(chan struct{})
-	floodWG, floodLat := traffic(flooders, stop, func(int, int) string { return randomKid() }, isInvalid)
-	validWG, busyLat := traffic(callers, stop, validToken, isOK)
-	time.Sleep(floodFor / 3)
+	floodWG, floodLat, floodDone := traffic(flooders, stop, func(int, int) string { return randomKid() }, isInvalid)
+	validWG, busyLat, busyDone := traffic(callers, stop, validToken, isOK)
+	until("the flood and the valid callers did not get under way", func() bool { return atLeast(floodDone, 1) && atLeast(busyDone, 1) })
 	iss.CompleteRotation()
 	rotatedAt := time.Now()
-	a.eventuallyStatus(t, "a token of the new key under the flood", a.token(), http.StatusOK)
-	pickup := time.Since(rotatedAt)
-	if rest := floodFor - time.Since(begin); rest > 0 {
-		time.Sleep(rest)
-	}
+	newKey := a.token()
+	var pickup time.Duration
+	until("a token of the new key under the flood was never accepted", func() bool {
+		if r, err := a.do(newKey); err == nil && r.status == http.StatusOK {
+			pickup = time.Since(rotatedAt)
+			return true
+		}
+		return false
+	})
+	until("the flood and the valid callers did not make their requests", func() bool {
+		return time.Since(begin) >= minFlood && atLeast(floodDone, perFlooder) && atLeast(busyDone, perCaller)
+	})
 	close(stop)
 	floodWG.Wait()
 	validWG.Wait()
@@ -695,9 +735,6 @@ func TestFaultUnknownKidFlood(t *testing.T) {
 	}
 	if fetched > windows {
 		t.Fatalf("%d JWKS fetches in %v with a refetch window of %v: more than one per window", fetched, elapsed, refetch)
-	}
-	if len(quiet) == 0 || len(busy) == 0 || floodN == 0 {
-		t.Fatalf("no traffic measured: %d quiet, %d busy, %d flood requests", len(quiet), len(busy), floodN)
 	}
 }
 
