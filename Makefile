@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench load generate
+.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench load mutants generate
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz runs.
 test: deps fmt vet gotest fuzz-short
@@ -74,3 +74,19 @@ generate:
 	GOWORK=off GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOWORK=off GOBIN=$(BIN) $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
 	cd examples && PATH="$(BIN):$$PATH" $(BIN)/buf generate
+
+## mutants: mutation testing of the code that decides who gets in
+## (middleware, jwks, scopes and the adapters) with gremlins, pinned below and
+## installed from the Go module proxy into bin/. It prints each package's
+## efficacy and every mutant that lived (scripts/mutants.sh). About an hour
+## on two cores, so not part of make test: RELEASING.md runs it before a
+## release. make mutants MUTANTS_PKGS=jwks tests one package.
+GREMLINS_VERSION := v0.6.0
+GREMLINS := $(CURDIR)/bin/gremlins-$(GREMLINS_VERSION)
+mutants: $(GREMLINS)
+	@GREMLINS=$(GREMLINS) scripts/mutants.sh $(MUTANTS_PKGS)
+
+$(GREMLINS):
+	@mkdir -p bin/.install
+	@GOBIN=$(CURDIR)/bin/.install $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+	@mv bin/.install/gremlins $@ && rmdir bin/.install
