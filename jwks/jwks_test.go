@@ -31,6 +31,8 @@ type keyServer struct {
 	delay   time.Duration // wait before answering
 	etag    bool          // send an ETag and honour If-None-Match
 	fetches atomic.Int64
+	// notModified counts the 304 answers to a request's If-None-Match.
+	notModified atomic.Int64
 	issuer  string // discovery document's issuer; "" = server URL + /oidc
 	jwksURI string // discovery document's jwks_uri; "" = server URL + /oidc/jwks
 }
@@ -84,6 +86,7 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 		tag := fmt.Sprintf(`"%x"`, len(raw)*31+int(raw[len(raw)/2]))
 		w.Header().Set("ETag", tag)
 		if r.Header.Get("If-None-Match") == tag {
+			ks.notModified.Add(1)
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -528,11 +531,49 @@ func TestETag(t *testing.T) {
 	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
 	waitReady(t, s)
 	k := s.Current("k1")
+	if n := ks.notModified.Load(); n != 0 {
+		t.Fatalf("%d answers 304 before the first set was loaded", n)
+	}
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatalf("Refresh with 304: %v", err)
 	}
+	// The refresh was conditional, and the server's 304 kept the set.
+	if n := ks.notModified.Load(); n != 1 {
+		t.Fatalf("%d answers 304 to the refresh, want 1: the request did not carry If-None-Match", n)
+	}
 	if s.Current("k1") != k {
 		t.Fatal("304 changed the key set")
+	}
+}
+
+// TestMaxBodyBytesBoundary: a body of exactly MaxBodyBytes is read, one byte
+// more is refused.
+func TestMaxBodyBytesBoundary(t *testing.T) {
+	raw, err := json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 2048
+	if len(raw) >= limit {
+		t.Fatalf("the key set alone is %d bytes", len(raw))
+	}
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{limit, true}, {limit + 1, false}} {
+		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
+			ks := newKeyServer(t)
+			// JSON allows trailing white space: the same set, padded.
+			ks.set(func(ks *keyServer) { ks.body = string(raw) + strings.Repeat(" ", tt.size-len(raw)) })
+			s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", MaxBodyBytes: limit})
+			err := s.Refresh(context.Background())
+			if tt.ok && (err != nil || s.Current("k1") == nil) {
+				t.Fatalf("a body of %d bytes with MaxBodyBytes %d: %v", tt.size, limit, err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "larger than")) {
+				t.Fatalf("a body of %d bytes with MaxBodyBytes %d: got %v, want larger than", tt.size, limit, err)
+			}
+		})
 	}
 }
 
