@@ -1,3 +1,4 @@
+// logtoguard:unpublished side-by-side benchmarks against peer libraries, for this repository only
 module github.com/logtoguard/logtoguard/benchmarks
 
 go 1.25.0
