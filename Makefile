@@ -3,15 +3,17 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz-short fuzz demo bench load mutants generate
+.PHONY: test deps fmt vet gotest fuzz-short publish-check fuzz demo bench load mutants generate
 
-## test: everything CI runs: formatting, vet, tests with -race, short fuzz runs.
-test: deps fmt vet gotest fuzz-short
+## test: everything CI runs: formatting, vet, tests with -race, short fuzz
+## runs, and the publish check.
+test: deps fmt vet gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
 	@for m in $(MODULES); do (cd $$m && $(GO) mod download) || exit 1; done
 	@if [ -f integration/oidcprovider/package-lock.json ]; then \
+		echo "npm ci: node-oidc-provider, the OIDC server of the integration tests (integration/oidcprovider)"; \
 		npm ci --prefix integration/oidcprovider --no-audit --no-fund --loglevel=error; fi
 
 fmt:
@@ -27,6 +29,14 @@ gotest:
 ## fuzz-short: every fuzz target for FUZZTIME, 5s by default: part of make test.
 fuzz-short:
 	@scripts/fuzz.sh $(or $(FUZZTIME),5s)
+
+## publish-check: pack every published module at the version the modules
+## require each other at into a file-based module proxy, then, with an empty
+## module cache and no workspace, go get each one into a new user module,
+## build every package and every go block of README.md, and go install the
+## command (internal/publishcheck).
+publish-check:
+	@cd internal/publishcheck && $(GO) run . -root ../..
 
 ## fuzz: every fuzz target, one after the other, for FUZZTIME each, 2m by
 ## default (make fuzz FUZZTIME=10m for a longer run).

@@ -109,6 +109,13 @@ func (c *checker) check(root, version, readme string, keep, offline bool) (err e
 	modcache := filepath.Join(c.tmp, "modcache")
 	user := filepath.Join(c.tmp, "user")
 	gobin := filepath.Join(c.tmp, "bin")
+	// 0. Third-party modules at the versions the modules require, into the
+	// machine's download cache (from the network the first time only), so
+	// that the user's side reads them from there.
+	if !offline {
+		n, err := prefetch(c.tmp, mods)
+		c.line("fetch", fmt.Sprintf("%d third-party module versions the modules require, into the machine's module cache", n), err, "")
+	}
 	c.env, err = c.environment(proxy, modcache, gobin, offline)
 	if err != nil {
 		return err
@@ -352,6 +359,34 @@ func (c *checker) goCmd(dir string, args ...string) error {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// prefetch downloads the third-party requirements of mods, as listed in
+// their go.mod files, into the machine's module cache. The workspace
+// downloads one version of each dependency, the highest any module wants;
+// a user of one module gets that module's own, which the cache may lack.
+func prefetch(dir string, mods []*module) (int, error) {
+	ours := make(map[string]bool)
+	for _, m := range mods {
+		ours[m.Path] = true
+	}
+	var args []string
+	for _, m := range mods {
+		for _, r := range m.File.Require {
+			if !ours[r.Mod.Path] && !strings.HasPrefix(r.Mod.Path, mods[0].Path+"/") {
+				args = append(args, r.Mod.Path+"@"+r.Mod.Version)
+			}
+		}
+	}
+	slices.Sort(args)
+	args = slices.Compact(args)
+	cmd := exec.Command("go", append([]string{"mod", "download"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return len(args), fmt.Errorf("go mod download: %v\n%s", err, out)
+	}
+	return len(args), nil
 }
 
 // findRoot returns the nearest directory at or above the current one
