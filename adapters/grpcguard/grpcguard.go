@@ -242,8 +242,9 @@ func (g *Guard) open(ctx context.Context, fullMethod string) (need *middleware.R
 	if c, ok := middleware.ClaimsFromContext(ctx); ok {
 		return need, c, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := middleware.AuthorizationToken(md["authorization"])
+	// ValueFromIncomingContext copies the one key's values, not the
+	// whole metadata as FromIncomingContext does.
+	token, err := middleware.AuthorizationToken(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err != nil {
 		return need, nil, err
 	}
