@@ -108,3 +108,45 @@ func (c *cache) put(token string, e *cacheEntry, now time.Time) {
 		c.m.Delete(oldest)
 	}
 }
+
+// flights lets concurrent requests that carry the same token, not yet in
+// the cache, share one signature check: a fleet of machine-to-machine
+// clients that start with one freshly issued token costs one check, not
+// one per request.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// flight is one token's check in progress; c and err are set before done
+// is closed.
+type flight struct {
+	done chan struct{}
+	c    *Claims
+	err  *Error
+}
+
+// join returns the flight in progress for token and false, or starts one
+// and returns it and true: the caller then runs the check and calls land.
+func (f *flights) join(token string) (*flight, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.m[token]; ok {
+		return fl, false
+	}
+	if f.m == nil {
+		f.m = make(map[string]*flight)
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.m[token] = fl
+	return fl, true
+}
+
+// land ends the flight of token with its outcome.
+func (f *flights) land(token string, fl *flight, c *Claims, err *Error) {
+	fl.c, fl.err = c, err
+	f.mu.Lock()
+	delete(f.m, token)
+	f.mu.Unlock()
+	close(fl.done)
+}

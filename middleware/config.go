@@ -125,6 +125,14 @@ type Config struct {
 	// Hooks, if set, observe verifications, rejections, cache hits and key
 	// fetches (for metrics).
 	Hooks Hooks
+
+	// Admission bounds the signature checks in flight, so that a flood of
+	// forged tokens cannot starve callers whose tokens are already
+	// verified. On by default: runtime.NumCPU() checks at once, a line of
+	// DefaultAdmissionQueue waiting at most DefaultAdmissionMaxWait, checks
+	// taking at most half of each slot's time while others wait. See
+	// [AdmissionConfig].
+	Admission AdmissionConfig
 }
 
 // Tenant is a group of issuers that share one key set.
@@ -270,5 +278,9 @@ func (c Config) normalize() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	c.Tenants = slices.Clone(c.Tenants)
+	var err error
+	if c.Admission, err = c.Admission.normalize(); err != nil {
+		return c, err
+	}
 	return c, nil
 }

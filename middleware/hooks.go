@@ -5,7 +5,9 @@ package middleware
 // they must be fast and must not block. They never see the token.
 type Hooks struct {
 	// Verified is called for every accepted token; cached reports whether
-	// the verdict came from the verified-token cache.
+	// the verdict came from the verified-token cache or from the check of a
+	// concurrent request with the same token, rather than from a signature
+	// check of this request's own.
 	Verified func(c *Claims, cached bool)
 	// Rejected is called once for every rejection with the error, whose
 	// class is one of this package's sentinels ([Reason] names it): by

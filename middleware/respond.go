@@ -11,6 +11,10 @@ import (
 // set retries in the background with backoff starting well under this.
 const retryAfterSeconds = "5"
 
+// overloadRetryAfterSeconds is sent with 503 when admission control turned
+// a request away: a line of signature checks drains in well under this.
+const overloadRetryAfterSeconds = "1"
+
 // Rejection is the answer to a refused request, whatever carries it: an
 // HTTP response ([Validator.WriteError] writes it), a gRPC status, a
 // gateway's decision. Every adapter builds it with [Validator.Reject], so
@@ -91,6 +95,9 @@ func (v *Validator) Reject(err error) Rejection {
 	}
 	if status == http.StatusServiceUnavailable {
 		rej.RetryAfter = retryAfterSeconds
+		if errors.Is(err, ErrOverloaded) {
+			rej.RetryAfter = overloadRetryAfterSeconds
+		}
 		return rej
 	}
 	var b strings.Builder

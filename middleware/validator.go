@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +29,10 @@ type Validator struct {
 	trust   map[string]*jwks.Set         // issuer -> its key set
 	sets    []*jwks.Set
 	cache   *cache
+
+	admission       *admission // nil when disabled
+	flights         flights
+	signatureChecks atomic.Int64 // for tests: every signature verified
 }
 
 // New validates cfg and returns a Validator. It starts fetching the
@@ -42,9 +47,10 @@ func New(cfg Config) (*Validator, error) {
 		return nil, err
 	}
 	v := &Validator{
-		cfg:   cfg,
-		trust: make(map[string]*jwks.Set),
-		cache: newCache(cfg.Cache),
+		cfg:       cfg,
+		trust:     make(map[string]*jwks.Set),
+		cache:     newCache(cfg.Cache),
+		admission: newAdmission(cfg.Admission),
 	}
 	// Strict: no padding, no non-canonical trailing bits.
 	v.parser = jwt.NewParser(jwt.WithStrictDecoding())
@@ -200,9 +206,7 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	c, shared, err := v.verifyShared(ctx, token, u, now)
 	if err != nil {
-		if !shared { // the first of the requests reported it
-			v.rejected(err, u)
-		}
+		v.rejected(err, u)
 		return nil, err
 	}
 	v.verified(c, shared)
@@ -466,6 +470,7 @@ func (v *Validator) verifySignature(ctx context.Context, u *unverified) (*Claims
 	if e != nil {
 		return nil, nil, nil, e
 	}
+	v.signatureChecks.Add(1)
 	err = v.methods[alg].Verify(u.signed, sig, key.Public())
 	release()
 	if err != nil {
@@ -542,21 +547,36 @@ func textList(list []string) string {
 	return b.String()
 }
 
-// verifyShared checks the signature and caches the verdict.
-func (v *Validator) verifyShared(ctx context.Context, token string, u *unverified, now time.Time) (*Claims, bool, *Error) {
-	c, set, key, e := v.verifySignature(ctx, u)
-	if e != nil {
-		return nil, false, e
+// verifyShared checks the signature and caches the verdict, once for all
+// the concurrent requests with this token: shared reports that another
+// request's check answered. The check runs on ctx without its
+// cancellation, so that the first request going away does not fail the
+// others; admission control bounds its wait.
+func (v *Validator) verifyShared(ctx context.Context, token string, u *unverified, now time.Time) (c *Claims, shared bool, err *Error) {
+	fl, first := v.flights.join(token)
+	if !first {
+		select {
+		case <-fl.done:
+			return fl.c, true, fl.err
+		case <-ctx.Done():
+			return nil, true, overloaded("the request ended while the same token was being verified", ctx.Err())
+		}
 	}
+	// A flight that landed between this request's cache miss and its
+	// joining has put its verdict in the cache first.
 	if v.cache != nil {
+		if c, ok := v.cache.get(token, now); ok {
+			v.flights.land(token, fl, c, nil)
+			return c, true, nil
+		}
+	}
+	c, set, key, err := v.verifySignature(context.WithoutCancel(ctx), u)
+	if err == nil && v.cache != nil {
 		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: c.ExpiresAt.Add(v.cfg.Leeway)}, now)
 	}
-	return c, false, nil
+	v.flights.land(token, fl, c, err)
+	return c, false, err
 }
-
-// admit is admission control's gate; it returns the function that ends the
-// admitted work.
-func (v *Validator) admit(context.Context) (func(), *Error) { return func() {}, nil }
 
 // rejected logs a rejection and calls the Rejected hook. u holds the
 // unverified token when it was decoded.

@@ -1,0 +1,195 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Defaults of [AdmissionConfig].
+const (
+	// DefaultAdmissionQueue bounds the requests waiting for a signature
+	// check. A cold start where 1,000 callers present new tokens at once
+	// queues rather than fails, with room to spare.
+	DefaultAdmissionQueue = 4096
+	// DefaultAdmissionMaxWait bounds how long a request waits for a
+	// signature check. 1,000 new ES384 tokens at once drain in about a
+	// second on two cores while forged ones are refused beside them
+	// (benchmarks/README.md); the bound leaves room for slower machines.
+	DefaultAdmissionMaxWait = 5 * time.Second
+	// DefaultSignatureShare is the share of the time of each check slot
+	// that signature checks may take while others wait: one half.
+	DefaultSignatureShare = 0.5
+)
+
+// AdmissionConfig bounds the signature checks Verify runs, so that a flood
+// of forged tokens, which cannot be told from genuine ones without a
+// signature check (about half a millisecond of CPU for ES384), cannot take
+// every core from requests whose tokens are already verified. Cache hits
+// and tokens refused before the signature never wait for it; concurrent
+// requests with the same token share one check.
+//
+// At most MaxConcurrent checks run at once; the others wait in line, at
+// most MaxQueue of them and each at most MaxWait. While others wait, a slot
+// rests after each check in proportion to the check's duration, so that
+// checks take at most SignatureShare of the slot's time and the rest is
+// left to everything else (with one core, a plain limit of one check at a
+// time would hand the core straight to the next check). A request past the
+// bounds gets [ErrOverloaded]: 503 with Retry-After.
+type AdmissionConfig struct {
+	// Disabled runs every signature check at once, unbounded.
+	Disabled bool
+	// MaxConcurrent bounds the signature checks running at once. Default
+	// runtime.NumCPU().
+	MaxConcurrent int
+	// MaxQueue bounds the requests waiting for a check. Default
+	// DefaultAdmissionQueue.
+	MaxQueue int
+	// MaxWait bounds how long a request waits for a check. Default
+	// DefaultAdmissionMaxWait.
+	MaxWait time.Duration
+	// SignatureShare, in (0, 1], is the share of a slot's time that checks
+	// may take while others wait: after a check that took d, the slot rests
+	// d*(1-SignatureShare)/SignatureShare before the next waiting check
+	// starts. 1 means no rest. Default DefaultSignatureShare (0.5).
+	SignatureShare float64
+}
+
+func (c AdmissionConfig) normalize() (AdmissionConfig, error) {
+	if c.MaxConcurrent < 0 || c.MaxQueue < 0 || c.MaxWait < 0 || c.SignatureShare < 0 || c.SignatureShare > 1 {
+		return c, fmt.Errorf("middleware: Admission: MaxConcurrent, MaxQueue and MaxWait must not be negative, SignatureShare must be in (0, 1]")
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = runtime.NumCPU()
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = DefaultAdmissionQueue
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultAdmissionMaxWait
+	}
+	if c.SignatureShare == 0 {
+		c.SignatureShare = DefaultSignatureShare
+	}
+	return c, nil
+}
+
+// admission is a counting semaphore with a bounded FIFO line, whose slots
+// rest after each check while the line is not empty (see AdmissionConfig).
+type admission struct {
+	maxQueue int
+	maxWait  time.Duration
+	rest     float64 // rest per unit of check time
+
+	mu    sync.Mutex
+	free  int       // slots neither running a check nor resting
+	queue []*waiter // first in, first out
+}
+
+type waiter struct {
+	ready   chan struct{} // closed when granted a slot
+	granted bool          // under admission.mu
+}
+
+func newAdmission(c AdmissionConfig) *admission {
+	if c.Disabled {
+		return nil
+	}
+	return &admission{
+		maxQueue: c.MaxQueue,
+		maxWait:  c.MaxWait,
+		rest:     (1 - c.SignatureShare) / c.SignatureShare,
+		free:     c.MaxConcurrent,
+	}
+}
+
+func overloaded(detail string, cause error) *Error {
+	return &Error{Kind: ErrOverloaded, Check: CheckAdmission, Description: "the server is verifying too many tokens: retry shortly", Detail: detail, Err: cause}
+}
+
+// acquire waits for a slot, within the bounds, and returns the function
+// that gives it back once the check is done.
+func (a *admission) acquire(ctx context.Context) (func(), *Error) {
+	a.mu.Lock()
+	if a.free > 0 && len(a.queue) == 0 {
+		a.free--
+		a.mu.Unlock()
+		return a.releaser(time.Now()), nil
+	}
+	if len(a.queue) >= a.maxQueue {
+		a.mu.Unlock()
+		return nil, overloaded(fmt.Sprintf("%d requests already wait for a signature check", a.maxQueue), nil)
+	}
+	w := &waiter{ready: make(chan struct{})}
+	a.queue = append(a.queue, w)
+	a.mu.Unlock()
+
+	timer := time.NewTimer(a.maxWait)
+	defer timer.Stop()
+	var e *Error
+	select {
+	case <-w.ready:
+		return a.releaser(time.Now()), nil
+	case <-timer.C:
+		e = overloaded(fmt.Sprintf("waited %v for a signature check", a.maxWait), nil)
+	case <-ctx.Done():
+		e = overloaded("the request ended while it waited for a signature check", ctx.Err())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w.granted { // granted as the wait ended: use it
+		return a.releaser(time.Now()), nil
+	}
+	for i, q := range a.queue {
+		if q == w {
+			a.queue = append(a.queue[:i], a.queue[i+1:]...)
+			break
+		}
+	}
+	return nil, e
+}
+
+// releaser returns the function that ends a check started at start: the
+// slot goes to the next in line after its rest, or back to the free ones.
+func (a *admission) releaser(start time.Time) func() {
+	return func() {
+		a.mu.Lock()
+		if len(a.queue) == 0 {
+			a.free++
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		if rest := time.Duration(float64(time.Since(start)) * a.rest); rest > 0 {
+			time.AfterFunc(rest, a.handOff)
+		} else {
+			a.handOff()
+		}
+	}
+}
+
+// handOff gives a slot to the first in line, or back to the free ones.
+func (a *admission) handOff() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.queue) == 0 {
+		a.free++
+		return
+	}
+	w := a.queue[0]
+	a.queue[0] = nil
+	a.queue = a.queue[1:]
+	w.granted = true
+	close(w.ready)
+}
+
+// admit waits for admission control's leave to run a signature check; it
+// returns the function that ends the check.
+func (v *Validator) admit(ctx context.Context) (func(), *Error) {
+	if v.admission == nil {
+		return func() {}, nil
+	}
+	return v.admission.acquire(ctx)
+}
