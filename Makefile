@@ -3,11 +3,11 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps fmt vet gotest fuzz-short publish-check fuzz demo bench load mutants generate
+.PHONY: test deps fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load mutants generate
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz
 ## runs, and the publish check.
-test: deps fmt vet gotest fuzz-short publish-check
+test: deps fmt vet coredeps gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -15,6 +15,14 @@ deps:
 	@if [ -f integration/oidcprovider/package-lock.json ]; then \
 		echo "npm ci: node-oidc-provider, the OIDC server of the integration tests (integration/oidcprovider)"; \
 		npm ci --prefix integration/oidcprovider --no-audit --no-fund --loglevel=error; fi
+
+## coredeps: the core module's graph holds only what it may (DESIGN.md):
+## golang-jwt, keyfunc and jwkset (and keyfunc's x/time); no framework, no
+## gRPC, no Connect. GOWORK=off: the workspace's graph holds every module's.
+CORE_DEPS := go toolchain github.com/golang-jwt/jwt/v5 github.com/MicahParks/keyfunc/v3 github.com/MicahParks/jwkset golang.org/x/time
+coredeps:
+	@extra=$$(GOWORK=off $(GO) mod graph | awk '{print $$2}' | sed 's/@.*//' | sort -u | grep -v -x -F $(foreach d,$(CORE_DEPS),-e $(d))); \
+	if [ -n "$$extra" ]; then echo "the core module's graph holds modules it may not:"; echo "$$extra"; exit 1; fi
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
