@@ -33,8 +33,8 @@ type keyServer struct {
 	fetches atomic.Int64
 	// notModified counts the 304 answers to a request's If-None-Match.
 	notModified atomic.Int64
-	issuer  string // discovery document's issuer; "" = server URL + /oidc
-	jwksURI string // discovery document's jwks_uri; "" = server URL + /oidc/jwks
+	issuer      string // discovery document's issuer; "" = server URL + /oidc
+	jwksURI     string // discovery document's jwks_uri; "" = server URL + /oidc/jwks
 }
 
 func newKeyServer(t *testing.T, keys ...jwkset.JWKMarshal) *keyServer {
@@ -398,36 +398,43 @@ func TestRefreshReplacesWholeSet(t *testing.T) {
 	}
 }
 
+// TestUnknownKIDRefetchAndRateLimit, with a window set and with the
+// default one (DefaultRefetchInterval): one refetch for a new kid, then none
+// within the window.
 func TestUnknownKIDRefetchAndRateLimit(t *testing.T) {
-	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
-	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: time.Hour})
-	waitReady(t, s)
-	start := ks.fetches.Load()
+	for _, interval := range []time.Duration{time.Hour, 0} {
+		t.Run(fmt.Sprint(interval), func(t *testing.T) {
+			ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+			s := newSet(t, Options{URL: ks.URL + "/oidc/jwks", RefetchInterval: interval})
+			waitReady(t, s)
+			start := ks.fetches.Load()
 
-	// Immediate rotation: the first token with the new kid is accepted.
-	ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k2")} })
-	if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
-		t.Fatalf("new kid after rotation: %v", err)
-	}
-	if got := ks.fetches.Load() - start; got != 1 {
-		t.Fatalf("fetches for the new kid = %d, want 1", got)
-	}
-	// Within the window, unknown kids are answered from the keys in hand.
-	for i := 0; i < 100; i++ {
-		_, err := s.Key(context.Background(), fmt.Sprintf("random-%d", i), "ES384")
-		if !errors.Is(err, ErrUnknownKID) {
-			t.Fatalf("random kid: %v, want ErrUnknownKID", err)
-		}
-	}
-	if got := ks.fetches.Load() - start; got != 1 {
-		t.Fatalf("fetches after a flood of random kids = %d, want 1", got)
-	}
-	// Known kids never fetch.
-	if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
-		t.Fatal(err)
-	}
-	if got := ks.fetches.Load() - start; got != 1 {
-		t.Fatalf("fetches = %d, want 1", got)
+			// Immediate rotation: the first token with the new kid is accepted.
+			ks.set(func(ks *keyServer) { ks.keys = []jwkset.JWKMarshal{ecKey(t, elliptic.P384(), "k2")} })
+			if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
+				t.Fatalf("new kid after rotation: %v", err)
+			}
+			if got := ks.fetches.Load() - start; got != 1 {
+				t.Fatalf("fetches for the new kid = %d, want 1", got)
+			}
+			// Within the window, unknown kids are answered from the keys in hand.
+			for i := 0; i < 100; i++ {
+				_, err := s.Key(context.Background(), fmt.Sprintf("random-%d", i), "ES384")
+				if !errors.Is(err, ErrUnknownKID) {
+					t.Fatalf("random kid: %v, want ErrUnknownKID", err)
+				}
+			}
+			if got := ks.fetches.Load() - start; got != 1 {
+				t.Fatalf("fetches after a flood of random kids = %d, want 1", got)
+			}
+			// Known kids never fetch.
+			if _, err := s.Key(context.Background(), "k2", "ES384"); err != nil {
+				t.Fatal(err)
+			}
+			if got := ks.fetches.Load() - start; got != 1 {
+				t.Fatalf("fetches = %d, want 1", got)
+			}
+		})
 	}
 }
 
@@ -572,6 +579,41 @@ func TestMaxBodyBytesBoundary(t *testing.T) {
 			}
 			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "larger than")) {
 				t.Fatalf("a body of %d bytes with MaxBodyBytes %d: got %v, want larger than", tt.size, limit, err)
+			}
+		})
+	}
+}
+
+// TestRedirectLimit: four redirects on the same host are followed, a fifth
+// is refused.
+func TestRedirectLimit(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	// /hop/N redirects to /hop/N-1, and /hop/0 to the JWKS.
+	hops := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		if _, err := fmt.Sscanf(r.URL.Path, "/hop/%d", &n); err != nil {
+			ks.serve(w, r)
+			return
+		}
+		next := "/oidc/jwks"
+		if n > 0 {
+			next = fmt.Sprintf("/hop/%d", n-1)
+		}
+		http.Redirect(w, r, next, http.StatusFound)
+	}))
+	t.Cleanup(hops.Close)
+	for _, tt := range []struct {
+		redirects int
+		ok        bool
+	}{{4, true}, {5, false}} {
+		t.Run(fmt.Sprint(tt.redirects), func(t *testing.T) {
+			s := newSet(t, Options{URL: fmt.Sprintf("%s/hop/%d", hops.URL, tt.redirects-1)})
+			err := s.Refresh(context.Background())
+			if tt.ok && err != nil {
+				t.Fatalf("%d redirects: %v", tt.redirects, err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "too many redirects")) {
+				t.Fatalf("%d redirects: got %v, want too many redirects", tt.redirects, err)
 			}
 		})
 	}
