@@ -451,10 +451,16 @@ func TestUnknownKIDRefetchWindowOpensAgain(t *testing.T) {
 	if got := ks.fetches.Load() - start; got != 1 {
 		t.Fatalf("fetches = %d, want 1", got)
 	}
-	now.Add(int64(11 * time.Second))
+	// The window is [first refetch, first refetch + RefetchInterval).
+	now.Add(int64(10*time.Second - 1))
 	_, _ = s.Key(context.Background(), "x3", "ES384")
+	if got := ks.fetches.Load() - start; got != 1 {
+		t.Fatalf("fetches a nanosecond before the window ends = %d, want 1", got)
+	}
+	now.Add(1)
+	_, _ = s.Key(context.Background(), "x4", "ES384")
 	if got := ks.fetches.Load() - start; got != 2 {
-		t.Fatalf("fetches after the window = %d, want 2", got)
+		t.Fatalf("fetches once the window ended = %d, want 2", got)
 	}
 }
 
@@ -501,9 +507,10 @@ func TestOutageAtStartThenRecovery(t *testing.T) {
 	if s.Ready() {
 		t.Fatal("Ready while the JWKS is down")
 	}
+	// The error says why: the fetch that Key waited for failed.
 	_, err := s.Key(context.Background(), "k1", "ES384")
-	if !errors.Is(err, ErrNotReady) {
-		t.Fatalf("Key while down = %v, want ErrNotReady", err)
+	if !errors.Is(err, ErrNotReady) || !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), "status 503") {
+		t.Fatalf("Key while down = %v, want ErrNotReady from a failed fetch (status 503)", err)
 	}
 	ks.set(func(ks *keyServer) { ks.status = 0 })
 	waitReady(t, s) // the background retry picks it up, no restart
@@ -527,8 +534,8 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	// A request's own context bounds its wait too.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := s.Key(ctx, "k1", "ES384"); !errors.Is(err, ErrNotReady) {
-		t.Fatalf("Key = %v, want ErrNotReady", err)
+	if _, err := s.Key(ctx, "k1", "ES384"); !errors.Is(err, ErrNotReady) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Key = %v, want ErrNotReady and the request's deadline", err)
 	}
 }
 
