@@ -516,15 +516,27 @@ func (s *Set) run() {
 		}
 		wait := s.opts.RefreshInterval
 		if c.err != nil {
-			// Full jitter keeps a fleet of restarted servers from fetching
-			// in step when Logto comes back.
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(backoff*2, maxBackoff, max(s.opts.RefreshInterval, minBackoff))
+			wait = retryWait(backoff)
+			backoff = nextBackoff(backoff, s.opts.RefreshInterval)
 		} else {
 			backoff = minBackoff
 		}
 		timer.Reset(wait)
 	}
+}
+
+// retryWait is how long to wait before the next try after a failed fetch:
+// between backoff/2 and backoff, at random. The jitter keeps a fleet of
+// restarted servers from fetching in step when Logto comes back.
+func retryWait(backoff time.Duration) time.Duration {
+	return backoff/2 + rand.N(backoff/2+1)
+}
+
+// nextBackoff doubles backoff after another failure, up to maxBackoff and
+// to the refresh interval (a failing set never tries less often than a
+// healthy one refreshes), but never below minBackoff.
+func nextBackoff(backoff, refresh time.Duration) time.Duration {
+	return min(backoff*2, maxBackoff, max(refresh, minBackoff))
 }
 
 func (s *Set) markReady() {

@@ -817,6 +817,46 @@ func TestCloseEndsAHangingFetch(t *testing.T) {
 	checkNoGoroutinesLeft(t, before)
 }
 
+// TestRetryWait: after a failure the next try comes between backoff/2 and
+// backoff, spread over that whole range.
+func TestRetryWait(t *testing.T) {
+	for _, backoff := range []time.Duration{minBackoff, time.Second, maxBackoff} {
+		lo, hi := backoff, time.Duration(0)
+		for range 2000 {
+			w := retryWait(backoff)
+			if w < backoff/2 || w > backoff {
+				t.Fatalf("retryWait(%v) = %v, want within [%v, %v]", backoff, w, backoff/2, backoff)
+			}
+			lo, hi = min(lo, w), max(hi, w)
+		}
+		// 2000 draws leave each end's eighth of the range empty with a
+		// probability of about 1e-116.
+		if lo > backoff/2+backoff/16 || hi < backoff-backoff/16 {
+			t.Errorf("retryWait(%v) drew only within [%v, %v]", backoff, lo, hi)
+		}
+	}
+}
+
+// TestNextBackoff: the backoff doubles, up to maxBackoff and to the refresh
+// interval, never below minBackoff.
+func TestNextBackoff(t *testing.T) {
+	tests := []struct {
+		backoff, refresh, want time.Duration
+	}{
+		{minBackoff, DefaultRefreshInterval, 2 * minBackoff},
+		{time.Second, DefaultRefreshInterval, 2 * time.Second},
+		{40 * time.Second, DefaultRefreshInterval, maxBackoff},
+		{maxBackoff, DefaultRefreshInterval, maxBackoff},
+		{4 * time.Second, 5 * time.Second, 5 * time.Second},
+		{minBackoff, time.Millisecond, minBackoff},
+	}
+	for _, tt := range tests {
+		if got := nextBackoff(tt.backoff, tt.refresh); got != tt.want {
+			t.Errorf("nextBackoff(%v, %v) = %v, want %v", tt.backoff, tt.refresh, got, tt.want)
+		}
+	}
+}
+
 func TestContextEndsSet(t *testing.T) {
 	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
 	ctx, cancel := context.WithCancel(context.Background())
