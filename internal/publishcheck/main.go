@@ -9,6 +9,7 @@
 // version. It prints one line per module and step.
 //
 //	go run ./internal/publishcheck [-root DIR] [-version vX.Y.Z] [-keep] [-offline]
+//	go run ./internal/publishcheck -bump vX.Y.Z   (see scripts/release-bump.sh)
 //
 // Third-party modules come from the machine's module download cache
 // ($(go env GOMODCACHE)/cache/download, as a second file:// proxy), so a
@@ -55,8 +56,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	offline := fs.Bool("offline", false, "never fall back to the network proxy")
 	readme := fs.String("readme", "README.md", "Markdown file whose ```go blocks are compiled, relative to the root")
 	verbose := fs.Bool("v", false, "print the go commands' output")
+	bumpTo := fs.String("bump", "", "instead of checking: require every sibling at this version and replace it in go.work (scripts/release-bump.sh)")
+	tagsOf := fs.String("tags", "", "instead of checking: print the git tags that publish this version, in order")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *bumpTo != "" || *tagsOf != "" {
+		r := *root
+		if r == "" {
+			var err error
+			if r, err = findRoot(); err != nil {
+				fmt.Fprintf(stderr, "publishcheck: %v\n", err)
+				return 2
+			}
+		}
+		do := func() error { return bump(r, *bumpTo, stdout) }
+		if *tagsOf != "" {
+			do = func() error { return printTags(r, *tagsOf, stdout) }
+		}
+		if err := do(); err != nil {
+			fmt.Fprintf(stderr, "publishcheck: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	start := time.Now()
 	c := &checker{out: stdout, verbose: *verbose, mark: start}
