@@ -17,7 +17,7 @@ publishcheck() { (cd internal/publishcheck && "$GO" run . -root ../.. "$@"); }
 publishcheck -bump "$version"
 for m in $(find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort); do
 	echo "go build + vet $m"
-	(cd "$m" && "$GO" build ./... && "$GO" vet ./...)
+	(cd "$m" && "$GO" build -o /dev/null ./... && "$GO" vet ./...)
 done
 publishcheck -version "$version"
 echo

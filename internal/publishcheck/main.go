@@ -156,7 +156,7 @@ func (c *checker) check(root, version, readme string, keep, offline bool) (err e
 
 	// 1. Pack.
 	checkout := checkoutFiles(c.root)
-	how := "git ls-files"
+	how := "the files git tracks"
 	if checkout == nil {
 		how = "the directory (not a git checkout)"
 	}

@@ -16,11 +16,13 @@ import (
 	"golang.org/x/mod/zip"
 )
 
-// checkoutFiles lists the files of the checkout that a commit would hold:
-// tracked files and new ones that .gitignore does not exclude, relative to
-// root. It returns nil when root is not a git checkout.
+// checkoutFiles lists the files a commit of the checkout would hold: the
+// files git tracks (added to the index), as they are in the working tree,
+// relative to root. Untracked files are left out, as a tag leaves them out:
+// a binary that go build left in a module's directory must not be packed.
+// It returns nil when root is not a git checkout.
 func checkoutFiles(root string) []string {
-	cmd := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd := exec.Command("git", "-C", root, "ls-files", "-z", "--cached")
 	out, err := cmd.Output()
 	if err != nil {
 		return nil
