@@ -39,6 +39,8 @@ type Interceptor struct {
 	organization         OrganizationFunc
 }
 
+var _ connect.Interceptor = (*Interceptor)(nil)
+
 // OrganizationFunc returns the organization a call addresses, for a
 // requirement whose Organization is name: "" when the call names none. msg
 // is the request message of a unary call, or the first message of a stream

@@ -48,6 +48,10 @@
 //		fmt.Println(cerr.Meta().Get("WWW-Authenticate"))
 //	}
 //
+// With gRPC, the challenge travels in the response headers rather than in
+// the trailers, from which net/http drops WWW-Authenticate; the client's
+// error metadata holds it either way.
+//
 // On the server, the error unwraps to the middleware error (errors.Is with
 // middleware.ErrExpired, middleware.CheckOf).
 //
