@@ -129,14 +129,14 @@ func startGuard(t testing.TB, config string) *testGuard {
 	return g
 }
 
-// response is what a client got.
-type response struct {
+// serveResponse is what a client got.
+type serveResponse struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func do(t testing.TB, req *http.Request) response {
+func serveDo(t testing.TB, req *http.Request) serveResponse {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -147,11 +147,11 @@ func do(t testing.TB, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{res.StatusCode, res.Header, string(b)}
+	return serveResponse{res.StatusCode, res.Header, string(b)}
 }
 
 // ask sends /verify the original request method uri with headers h.
-func (g *testGuard) ask(t testing.TB, method, uri string, h http.Header) response {
+func (g *testGuard) ask(t testing.TB, method, uri string, h http.Header) serveResponse {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, g.url+"/verify", nil)
 	if err != nil {
@@ -166,13 +166,13 @@ func (g *testGuard) ask(t testing.TB, method, uri string, h http.Header) respons
 	if uri != "" {
 		req.Header.Set("X-Forwarded-Uri", uri)
 	}
-	return do(t, req)
+	return serveDo(t, req)
 }
 
-func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+func serveBearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 
 // who is adaptertest.Who of the identity headers.
-func who(h http.Header) string {
+func serveWho(h http.Header) string {
 	return fmt.Sprintf("sub=%s client_id=%s m2m=%s same=true", h.Get(hdrSubject), h.Get(hdrClientID), h.Get(hdrM2M))
 }
 
@@ -203,12 +203,12 @@ func TestServeContract(t *testing.T) {
 					req, _ = http.NewRequest(http.MethodGet, g.url+"/envoy"+uri, nil)
 				}
 				req.Header[http.CanonicalHeaderKey("Authorization")] = c.Authorization
-				got := do(t, req)
+				got := serveDo(t, req)
 				if got.status != c.Status {
 					t.Fatalf("status %d, want %d (body %q)", got.status, c.Status, got.body)
 				}
 				if c.Status == http.StatusOK {
-					if w := who(got.header); w != c.Body {
+					if w := serveWho(got.header); w != c.Body {
 						t.Errorf("identity headers say %q, want %q", w, c.Body)
 					}
 					if got.body != "" {
@@ -253,7 +253,7 @@ func TestServeIdentityHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := g.ask(t, "GET", tt.uri, bearer(tt.token))
+			got := g.ask(t, "GET", tt.uri, serveBearer(tt.token))
 			if got.status != http.StatusOK {
 				t.Fatalf("status %d %s, want 200", got.status, got.body)
 			}
@@ -277,8 +277,8 @@ func TestServeIdentityHeaders(t *testing.T) {
 // wildcards and subtrees, and m2m.
 func TestServeRoutes(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
-	app := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
-	user := bearer(iss.UserToken("user-1", "spa", adaptertest.API, "read:products"))
+	app := serveBearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	user := serveBearer(iss.UserToken("user-1", "spa", adaptertest.API, "read:products"))
 	deny := startGuard(t, guardConfig(iss, "default: deny"))
 	auth := startGuard(t, guardConfig(iss, "default: authenticate"))
 	tests := []struct {
@@ -327,7 +327,7 @@ func TestServeBadOriginal(t *testing.T) {
 	g := startGuard(t, guardConfig(iss, ""))
 	token := iss.M2MToken("inventory-sync", adaptertest.API, "read:products")
 	h := func(kv ...string) http.Header {
-		out := bearer(token)
+		out := serveBearer(token)
 		for i := 0; i+1 < len(kv); i += 2 {
 			out.Add(kv[i], kv[i+1])
 		}
@@ -393,7 +393,7 @@ func TestServeResourceMetadata(t *testing.T) {
 func TestServeHealthMetrics(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	g := startGuard(t, guardConfig(iss, ""))
-	token := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	token := serveBearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
 	for range 3 {
 		g.ask(t, "GET", "/read", token)
 	}
@@ -402,12 +402,12 @@ func TestServeHealthMetrics(t *testing.T) {
 	g.ask(t, "GET", "/admin", token)
 	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
 		req, _ := http.NewRequest(http.MethodGet, g.url+path, nil)
-		if got := do(t, req); got.status != 200 || got.body != want {
+		if got := serveDo(t, req); got.status != 200 || got.body != want {
 			t.Errorf("%s: %d %q, want 200 %q", path, got.status, got.body, want)
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, g.url+"/metrics", nil)
-	got := do(t, req)
+	got := serveDo(t, req)
 	for _, line := range []string{
 		`logtoguard_decisions_total{reason="authorized",result="allow"} 3`,
 		`logtoguard_decisions_total{reason="no_token",result="deny"} 1`,
@@ -432,7 +432,7 @@ func TestServeHealthMetrics(t *testing.T) {
 func TestServeReload(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	g := startGuard(t, guardConfig(iss, ""))
-	token := bearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	token := serveBearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
 	sigs := make(chan os.Signal)
 	done := make(chan int)
 	go func() { done <- g.s.run(g.file, sigs, 5*time.Second) }()
