@@ -3,11 +3,11 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load mutants generate
+.PHONY: test deps proxies fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load mutants generate
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz
 ## runs, and the publish check.
-test: deps fmt vet coredeps gotest fuzz-short publish-check
+test: deps proxies fmt vet coredeps gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -23,6 +23,12 @@ CORE_DEPS := go toolchain github.com/golang-jwt/jwt/v5 github.com/MicahParks/key
 coredeps:
 	@extra=$$(GOWORK=off $(GO) mod graph | awk '{print $$2}' | sed 's/@.*//' | sort -u | grep -v -x -F $(foreach d,$(CORE_DEPS),-e $(d))); \
 	if [ -n "$$extra" ]; then echo "the core module's graph holds modules it may not:"; echo "$$extra"; exit 1; fi
+
+## proxies: nginx and caddy from Debian's packages, when missing: the tests of
+## logtoguard serve run them in front of it (CI runs as root).
+proxies:
+	@command -v nginx >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx; }
+	@command -v caddy >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy; }
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
