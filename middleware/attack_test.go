@@ -361,6 +361,16 @@ func extraMembers(n int) string {
 	return b.String()
 }
 
+// audiences returns n audiences, this API's last.
+func audiences(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("https://api-%d.example.com", i)
+	}
+	out[n-1] = api
+	return out
+}
+
 // nested returns n nested JSON arrays.
 func nested(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 
@@ -898,6 +908,12 @@ func attacks() []attackRow {
 		{name: "structure/32 levels of nesting in a claim, signed by the issuer", token: func(e *attackEnv) string {
 			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(31)))
 		}, ref: "RFC 8725 §2.9"},
+		{name: "structure/aud array of 65 values, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rClaims(map[string]any{"aud": audiences(65)}))
+		}, want: malformed, ref: "RFC 8725 §2.9; RFC 7519 §4.1.3"},
+		{name: "structure/aud array of 64 values, ours last, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rClaims(map[string]any{"aud": audiences(64)}))
+		}, ref: "RFC 7519 §4.1.3"},
 		{name: "structure/ALG in capitals beside alg, signed by the issuer", token: func(e *attackEnv) string {
 			return e.rToken([]byte(`{"ALG":"none","alg":"ES384","typ":"at+jwt","kid":"r-es384"}`), e.rClaims(nil))
 		}, want: malformed, ref: "RFC 7515 §4; RFC 8725 §2.6"},

@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -43,6 +44,8 @@ func (d numericDate) time() time.Time {
 	return time.Unix(d.sec, 0)
 }
 
+var errTooManyAudiences = fmt.Errorf("the aud claim holds more than %d values", maxAudiences)
+
 // audience is the aud claim: a string or an array of strings (RFC 7519,
 // section 4.1.3).
 type audience []string
@@ -60,6 +63,9 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 		*a = audience{s}
 		return nil
 	default:
+		if len(b) > 0 && b[0] == '[' && arrayLen(b) > maxAudiences {
+			return errTooManyAudiences
+		}
 		var ss []string
 		if err := json.Unmarshal(b, &ss); err != nil {
 			return err

@@ -22,6 +22,9 @@ const (
 	maxHeaderMembers = 32
 	maxClaimMembers  = 256
 	maxDepth         = 32
+	// maxAudiences bounds an aud array, counted before its strings are
+	// decoded: Logto's aud is one string.
+	maxAudiences = 64
 )
 
 // structureProblem bounds the shape of the JSON text b in one pass that
@@ -34,21 +37,8 @@ func structureProblem(b []byte, maxMembers int) string {
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			// To the closing quote: the first one after an even run of
-			// backslashes. Each run is counted once, so the scan is linear.
-			for {
-				j := bytes.IndexByte(b[i+1:], '"')
-				if j < 0 {
-					return ""
-				}
-				i += 1 + j
-				k := i - 1
-				for b[k] == '\\' {
-					k--
-				}
-				if (i-1-k)%2 == 0 {
-					break
-				}
+			if i = stringEnd(b, i); i < 0 {
+				return ""
 			}
 		case '{', '[':
 			if depth++; depth > maxDepth {
@@ -65,6 +55,60 @@ func structureProblem(b []byte, maxMembers int) string {
 		}
 	}
 	return ""
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// opened at b[open], or -1: the first quote after an even run of
+// backslashes. Each run is counted once, so a scan of b that skips its
+// strings with stringEnd stays linear.
+func stringEnd(b []byte, open int) int {
+	i := open
+	for {
+		j := bytes.IndexByte(b[i+1:], '"')
+		if j < 0 {
+			return -1
+		}
+		i += 1 + j
+		k := i - 1
+		for b[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
+			return i
+		}
+	}
+}
+
+// arrayLen returns the number of values in the JSON array b (valid JSON),
+// without decoding them: the commas at its top level, plus one.
+func arrayLen(b []byte) int {
+	depth, n, empty := 0, 1, true
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			empty = false
+			if i = stringEnd(b, i); i < 0 {
+				return n
+			}
+		case '{', '[':
+			if depth++; depth > 1 {
+				empty = false
+			}
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\r', '\n':
+		default:
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n
 }
 
 // memberProblem returns a description of what is wrong with the member

@@ -212,3 +212,18 @@ func FuzzStructureProblem(f *testing.F) {
 		}
 	})
 }
+
+func TestArrayLen(t *testing.T) {
+	for in, want := range map[string]int{
+		`[]`: 0, ` [ ] `: 0, `["a"]`: 1, `["a","b"]`: 2, `["a,b","c"]`: 2, `[[1,2],{"a":1,"b":2},3]`: 3,
+		`["\\",","]`: 2, `["\"",","]`: 2, `[1]`: 1, `[null,true]`: 2, `[[]]`: 1, `[{}]`: 1,
+	} {
+		var ref []json.RawMessage
+		if err := json.Unmarshal([]byte(in), &ref); err != nil || len(ref) != want {
+			t.Fatalf("bad row %s: %v, %d", in, err, len(ref))
+		}
+		if got := arrayLen([]byte(in)); got != want {
+			t.Errorf("arrayLen(%s) = %d, want %d", in, got, want)
+		}
+	}
+}

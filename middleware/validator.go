@@ -352,6 +352,9 @@ func (v *Validator) decode(token string, u *unverified) *Error {
 		return fail(CheckStructure, ErrMalformed, "the token's claims "+p)
 	}
 	if err := json.Unmarshal(cb, &u.claims); err != nil {
+		if errors.Is(err, errTooManyAudiences) {
+			return &Error{Kind: ErrMalformed, Check: CheckStructure, Description: fmt.Sprintf("the token's aud claim holds more than %d values", maxAudiences), Err: err}
+		}
 		return &Error{Kind: ErrMalformed, Check: CheckJSON, Description: "the token is malformed", Detail: "the claims are not a JSON object of claims of the right types", Err: err}
 	}
 	u.rawHeader, u.rawClaims = hb, cb
@@ -436,8 +439,10 @@ func (v *Validator) checkAudience(aud []string) *Error {
 			}
 		}
 	}
-	e := newError(ErrAudience, "the token's audience "+quote(strings.Join(aud, " "))+" is not this API")
-	for _, a := range aud {
+	// What the error says is capped: the first audiences only.
+	first := aud[:min(len(aud), 5)]
+	e := newError(ErrAudience, "the token's audience "+quote(strings.Join(first, " "))+" is not this API")
+	for _, a := range first {
 		if IsManagementAudience(a) {
 			e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
 			break
