@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -549,4 +551,126 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeBinarySignals runs the built command: SIGHUP reloads the file
+// (one with an error keeps the running configuration and says why), SIGTERM
+// drains and stops with status 0.
+func TestServeBinarySignals(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "logtoguard")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	iss := adaptertest.NewIssuer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	config := func(extra string) string {
+		return strings.Replace(guardConfig(iss, extra), "listen: 127.0.0.1:0\ngrpc_listen: 127.0.0.1:0", "listen: "+addr, 1)
+	}
+	file := filepath.Join(dir, "logtoguard.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(config(""))
+	logs, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	cmd := exec.Command(bin, "serve", "--config", file)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("stderr:\n%s", b)
+		}
+	})
+	// eventually polls cond every 10ms for at most 10s.
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(10 * time.Second)
+		for !cond() {
+			select {
+			case <-tick.C:
+			case <-deadline:
+				t.Fatalf("not within 10s: %s", what)
+			}
+		}
+	}
+	base := "http://" + addr
+	status := func(path string, h http.Header) int {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	admin := serveBearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	admin.Set("X-Forwarded-Method", "GET")
+	admin.Set("X-Forwarded-Uri", "/admin")
+	logged := func(s string) func() bool {
+		return func() bool { b, _ := os.ReadFile(logs.Name()); return strings.Contains(string(b), s) }
+	}
+
+	eventually("/readyz answers 200", func() bool { return status("/readyz", nil) == 200 })
+	if got := status("/verify", admin); got != 403 {
+		t.Fatalf("before SIGHUP: %d, want 403", got)
+	}
+	write(config("default: authenticate"))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually("SIGHUP loads default: authenticate", func() bool { return status("/verify", admin) == 200 })
+
+	write(config("default: authenticate\nlisten_typo: x"))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the log says why the reload failed", logged("listen_typo: unknown field"))
+	if got := status("/verify", admin); got != 200 {
+		t.Errorf("after a bad reload: %d, want 200 (the running configuration)", got)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15s after SIGTERM")
+	}
+	for _, want := range []string{"draining", "stopped"} {
+		if !logged(want)() {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+	if got := status("/healthz", nil); got != 0 {
+		t.Errorf("/healthz answers %d after the process stopped", got)
+	}
 }
