@@ -165,7 +165,7 @@ func (s *server) load(cfg *serveConfig) error {
 	} else {
 		v, err := middleware.New(cfg.validatorConfig(s.metrics.hooks, s.log))
 		if err != nil {
-			return errors.New(strings.TrimPrefix(err.Error(), "middleware: "))
+			return errors.New(fileTerms.Replace(strings.TrimPrefix(err.Error(), "middleware: ")))
 		}
 		g.v = v
 	}
@@ -175,6 +175,18 @@ func (s *server) load(cfg *serveConfig) error {
 	}
 	return nil
 }
+
+// fileTerms names the fields of middleware.Config in a message by their
+// names in the file.
+var fileTerms = strings.NewReplacer(
+	"AllowInsecureHTTP", "allow_insecure_http",
+	"AcceptOrganizationTokens", "accept_organization_tokens",
+	"ResourceMetadataURL", "public_url",
+	"JWKSURL", "jwks_uri",
+	"Endpoint", "endpoint",
+	"Issuers", "issuers",
+	"Audiences", "audiences",
+)
 
 // retire closes v once the decisions that started with it are over.
 func (s *server) retire(v *middleware.Validator) {

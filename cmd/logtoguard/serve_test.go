@@ -504,6 +504,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"syntax", base + "routes: [\n", `bad.yaml:5: did not find expected node content`},
 		{"empty", "", `the file is empty`},
 		{"two documents", base + "---\nlisten: x\n", `more than one YAML document`},
+		{"plain http", "endpoint: http://logto.internal:3001\naudiences: [https://api.example.com]\n", `endpoint "http://logto.internal:3001" is plain http to a host that is not loopback, so the signing keys could be replaced on the way: use https, or set allow_insecure_http`},
 		{"management audience", "endpoint: https://t.logto.app\naudiences: [https://default.logto.app/api]\n", `audience "https://default.logto.app/api" is Logto's Management API`},
 	}
 	for _, tt := range tests {
@@ -522,6 +523,13 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("allow_insecure_http", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "ok.yaml")
+		if err := os.WriteFile(file, []byte("endpoint: http://logto.internal:3001\naudiences: [https://api.example.com]\nallow_insecure_http: true\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cli(t, "", "serve", "--check", "--config", file).exit(t, exitOK)
+	})
 	t.Run("LOGTOGUARD_CONFIG and --check", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "ok.yaml")
 		if err := os.WriteFile(file, []byte(base+contractRoutes), 0o600); err != nil {

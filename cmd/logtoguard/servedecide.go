@@ -104,23 +104,14 @@ func (c *serveConfig) validatorConfig(hooks middleware.Hooks, logger *slog.Logge
 		JWKSURL:                  c.JWKSURI,
 		Audiences:                slices.Clone(c.Audiences),
 		AcceptOrganizationTokens: c.AcceptOrganizationTokens,
+		AllowInsecureHTTP:        c.AllowInsecureHTTP,
 		Logger:                   logger,
 		Hooks:                    hooks,
 	}
 	if c.PublicURL != "" {
 		cfg.ResourceMetadataURL, _ = middleware.ResourceMetadataURL(c.PublicURL)
 	}
-	setAllowInsecureHTTP(&cfg, c.AllowInsecureHTTP)
 	return cfg
-}
-
-// setAllowInsecureHTTP sets Config.AllowInsecureHTTP when the core has that
-// field: the file's allow_insecure_http is accepted by every version of the
-// command and takes effect with the core's opt-out.
-func setAllowInsecureHTTP(cfg *middleware.Config, allow bool) {
-	if f := reflect.ValueOf(cfg).Elem().FieldByName("AllowInsecureHTTP"); f.IsValid() && f.Kind() == reflect.Bool {
-		f.SetBool(allow)
-	}
 }
 
 // verifierSettings are the fields of the file that make up the validator: a
