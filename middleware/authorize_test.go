@@ -252,6 +252,8 @@ func TestRequirementValidate(t *testing.T) {
 		{"scope with a space", middleware.Scopes("a b"), false},
 		{"scope with a quote", middleware.Requirement{AnyScopes: []string{`a"`}}, false},
 		{"empty App ID", middleware.Requirement{AppIDs: []string{""}}, false},
+		{"user alone", middleware.Requirement{User: true, Scopes: []string{"a"}}, true},
+		{"M2M with App IDs", middleware.Requirement{M2M: true, AppIDs: []string{"x"}}, true},
 		{"user and M2M", middleware.Requirement{User: true, M2M: true}, false},
 		{"user and App IDs", middleware.Requirement{User: true, AppIDs: []string{"x"}}, false},
 		{"organization in braces", middleware.Requirement{Organization: "{org}"}, false},
