@@ -7,7 +7,7 @@
 #
 # Usage: scripts/mutants.sh [package dir...] (default: $MUTANTS_PKGS)
 # Environment:
-#   GREMLINS                     the gremlins binary (make mutants installs bin/gremlins)
+#   GREMLINS                     the gremlins binary (make mutants installs bin/gremlins-<version>)
 #   MUTANTS_WORKERS              mutants tested at once (default 1: the tests of
 #                                one package already use every core)
 #   MUTANTS_TIMEOUT_COEFFICIENT  a mutant's test run may take this many times
@@ -28,7 +28,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-gremlins=${GREMLINS:-$root/bin/gremlins}
+gremlins=${GREMLINS:-$(ls "$root"/bin/gremlins-* 2>/dev/null | tail -1)}
+if [ ! -x "$gremlins" ]; then
+	echo "gremlins not found: run make mutants, which installs it into bin/" >&2
+	exit 1
+fi
 workers=${MUTANTS_WORKERS:-1}
 coefficient=${MUTANTS_TIMEOUT_COEFFICIENT:-10}
 # gremlins times the unmutated run to set the mutants' timeout: a cached
