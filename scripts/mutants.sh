@@ -14,7 +14,10 @@
 #                                the unmutated run (default 10: a mutant's run
 #                                builds its package again, which for a small
 #                                package takes longer than its tests)
-#   MUTANTS_BUDGET               a bound on each package's run (default 40m)
+#   MUTANTS_BUDGET               a bound on each package's run (default 40m); a
+#                                run that reaches it reports what it tested
+#   MUTANTS_EXCLUDE              a regexp of files to leave out (gremlins'
+#                                --exclude-files), to split a long run
 #
 # Packages of the core module are tested in place; an adapter in its own
 # module is copied to a temporary directory with a go.work that points its
@@ -42,7 +45,8 @@ export GOFLAGS="-count=1 -vet=off${GOFLAGS:+ $GOFLAGS}"
 budget=${MUTANTS_BUDGET:-40m}
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	read -r -a pkgs <<<"${MUTANTS_PKGS:-middleware jwks scopes adapters/nethttp adapters/ginguard adapters/echoguard}"
+	# The core's packages that decide who gets in, and every adapter.
+	read -r -a pkgs <<<"${MUTANTS_PKGS:-middleware jwks scopes $(ls -d adapters/*/ | tr '\n' ' ')}"
 fi
 core=$(awk '/^module /{print $2; exit}' go.mod)
 goversion=$(awk '/^go /{print $2; exit}' go.mod)
@@ -51,7 +55,7 @@ trap 'rm -rf "$tmp"' EXIT
 status=0
 killed_all=0 lived_all=0 timedout_all=0 notcovered_all=0
 for pkg in "${pkgs[@]}"; do
-	pkg=${pkg#./}
+	pkg=${pkg#./} pkg=${pkg%/}
 	log=$tmp/$(echo "$pkg" | tr / _).log
 	echo "== $pkg"
 	if [ -f "$pkg/go.mod" ]; then
@@ -71,21 +75,32 @@ for pkg in "${pkgs[@]}"; do
 	else
 		dir=$root target=./$pkg
 	fi
-	if (cd "$dir" && timeout "$budget" "$gremlins" unleash --workers "$workers" \
-		--timeout-coefficient "$coefficient" "$target") >"$log" 2>&1; then
-		:
-	else
-		echo "gremlins failed or ran out of its $budget on $pkg:"
+	exclude=()
+	if [ -n "${MUTANTS_EXCLUDE:-}" ]; then
+		exclude=(--exclude-files "$MUTANTS_EXCLUDE")
+	fi
+	# The log streams one line per mutant tested: the counts come from
+	# those lines, so that a run stopped by the budget still reports what
+	# it tested.
+	rc=0
+	(cd "$dir" && TMPDIR=$tmp timeout --kill-after=30s "$budget" "$gremlins" unleash --workers "$workers" \
+		--timeout-coefficient "$coefficient" "${exclude[@]}" "$target") >"$log" 2>&1 || rc=$?
+	count() { grep -cE "^ *$1 " "$log" || true; }
+	killed=$(count KILLED) lived=$(count LIVED) timedout=$(count 'TIMED OUT') notcovered=$(count 'NOT COVERED')
+	if [ "$rc" -eq 124 ]; then
+		echo "  the budget of $budget ran out: the counts below are of the mutants tested by then"
+		status=1
+	elif [ "$rc" -ne 0 ] || ! grep -q '^Mutation testing completed' "$log"; then
+		echo "gremlins failed on $pkg (exit status $rc):"
 		cat "$log"
 		status=1
 		continue
 	fi
 	grep -E '^ *(LIVED|TIMED OUT|NOT VIABLE)' "$log" | sed 's/^ */  /' || true
-	grep -E '^(Killed|Timed out|Test efficacy|Mutator coverage)' "$log" | sed 's/^/  /'
-	read -r killed lived notcovered < <(sed -nE 's/^Killed: ([0-9]+), Lived: ([0-9]+), Not covered: ([0-9]+).*/\1 \2 \3/p' "$log")
-	timedout=$(sed -nE 's/^Timed out: ([0-9]+),.*/\1/p' "$log")
+	echo "  killed $killed, lived $lived, timed out $timedout (caught: a hang fails go test), not covered $notcovered;" \
+		"efficacy $(awk "BEGIN{n=$killed+$lived; printf \"%.2f\", n ? 100*$killed/n : 100}")%"
 	killed_all=$((killed_all + killed)) lived_all=$((lived_all + lived))
-	timedout_all=$((timedout_all + ${timedout:-0})) notcovered_all=$((notcovered_all + notcovered))
+	timedout_all=$((timedout_all + timedout)) notcovered_all=$((notcovered_all + notcovered))
 done
 if [ $((killed_all + lived_all)) -gt 0 ]; then
 	echo "== all: killed $killed_all, lived $lived_all, timed out $timedout_all, not covered $notcovered_all;" \
