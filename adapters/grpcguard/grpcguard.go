@@ -158,15 +158,15 @@ func (g *Guard) ServerOptions() []grpc.ServerOption {
 // header.
 func (g *Guard) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if g.exempt[info.FullMethod] {
+			return handler(ctx, req)
+		}
 		need, claims, err := g.open(ctx, info.FullMethod)
 		if err == nil && need != nil {
 			err = g.authorize(ctx, info.FullMethod, claims, need, req)
 		}
 		if err != nil {
 			return nil, g.reject(err, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) })
-		}
-		if claims == nil { // exempt
-			return handler(ctx, req)
 		}
 		return handler(middleware.WithClaims(ctx, claims), req)
 	}
@@ -202,6 +202,9 @@ func (g *Guard) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // that the client fetches a new token and opens a new stream.
 func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if g.exempt[info.FullMethod] {
+			return handler(srv, ss)
+		}
 		ctx := ss.Context()
 		need, claims, err := g.open(ctx, info.FullMethod)
 		if err == nil && need != nil && need.Organization == "" {
@@ -209,9 +212,6 @@ func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		if err != nil {
 			return g.reject(err, ss.SetHeader)
-		}
-		if claims == nil { // exempt
-			return handler(srv, ss)
 		}
 		ctx = middleware.WithClaims(ctx, claims)
 		if need == nil || need.Organization == "" {
@@ -226,17 +226,13 @@ func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	}
 }
 
-// open is where both interceptors start: the method's rule and the
-// caller's claims. need is nil when a valid token is all it takes, claims
-// nil (and err nil) when the method is exempt, and err the refusal of an
-// unlisted method or of the token.
+// open is where both interceptors start for a method that is not exempt:
+// the method's rule and the caller's claims. need is nil when a valid
+// token is all it takes; err is the refusal of an unlisted method or of
+// the token, and otherwise claims are not nil.
 func (g *Guard) open(ctx context.Context, fullMethod string) (need *middleware.Requirement, claims *middleware.Claims, err error) {
 	need, listed := g.methods[fullMethod]
-	switch {
-	case listed:
-	case g.exempt[fullMethod]:
-		return nil, nil, nil
-	case !g.authenticateUnlisted:
+	if !listed && !g.authenticateUnlisted {
 		return nil, nil, &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlisted}
 	}
 	if c, ok := middleware.ClaimsFromContext(ctx); ok {
