@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -262,5 +265,53 @@ func TestConnectRealProvider(t *testing.T) {
 			call, _ := connectFor(c.method, c.path)
 			askConnect(t, s.URL, call, []string{"Bearer " + c.token}, want)
 		})
+	}
+}
+
+// TestConnectClientCredentials: a Connect client whose *http.Client comes
+// from golang.org/x/oauth2/clientcredentials, against the issuer's token
+// endpoint, as a Logto machine-to-machine app calls: the token goes in the
+// Authorization header of every call, in each protocol.
+func TestConnectClientCredentials(t *testing.T) {
+	iss := logtotest.New(t)
+	iss.AddResource(api, "read:products", "write:products")
+	iss.AddM2MApp("inventory-sync", "secret", "read:products")
+	s := start(t, "connect", logtoEnv(iss)...)
+	waitReady(t, s)
+
+	cc := clientcredentials.Config{
+		ClientID:       "inventory-sync",
+		ClientSecret:   "secret",
+		TokenURL:       iss.TokenURL(),
+		Scopes:         []string{"read:products"},
+		EndpointParams: url.Values{"resource": {api}},
+	}
+	// The calls go over h2c, which gRPC needs here without TLS; the token
+	// source asks the token endpoint (plain HTTP/1.1) once and reuses the
+	// token until it expires.
+	httpClient := &http.Client{Transport: &oauth2.Transport{
+		Source: cc.TokenSource(context.Background()),
+		Base:   h2cClient(t).Transport,
+	}}
+	catalogue := rpcAnswer{Code: codes.OK, Body: httpBody(t, &shopv1.ListResponse{Products: rpcapp.Products()})}
+	list, _ := connectFor("GET", "/products")
+	create, _ := connectFor("POST", "/products")
+	want := `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"`
+	for _, p := range connectProtocols {
+		client := shopv1connect.NewProductsClient(httpClient, s.URL, p.opts...)
+		callCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		msg, err := list(callCtx, client, nil)
+		if got := connectAnswer(t, msg, err); got != catalogue {
+			t.Errorf("%s List: got %+v, want the catalogue", p.name, got)
+		}
+		msg, err = connectWatch(callCtx, client, nil)
+		if got := connectAnswer(t, msg, err); got != catalogue {
+			t.Errorf("%s Watch: got %+v, want the catalogue", p.name, got)
+		}
+		msg, err = create(callCtx, client, nil)
+		if got := connectAnswer(t, msg, err); got.Code != codes.PermissionDenied || got.Challenge != want {
+			t.Errorf("%s Create: got %+v, want PermissionDenied and %s", p.name, got, want)
+		}
+		cancel()
 	}
 }
