@@ -6,7 +6,11 @@
 //     token (the verified-token cache answers);
 //   - logtoguard-nocache: the same with Config.Cache.Disabled, so every
 //     request checks the signature;
-//   - bare: the same route and handler with no authentication.
+//   - bare: the same route and handler with no authentication;
+//   - logtoguard-serve: `logtoguard serve` (cmd/logtoguard, built and run
+//     as its own process, as a proxy would reach it), asked on /verify
+//     about GET /products with X-Forwarded-Method and X-Forwarded-Uri, on
+//     a route requiring read:products (serve.go).
 //
 // It starts its own Logto-compatible issuer (logtotest), so it needs no
 // network:
@@ -80,6 +84,14 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	guard, err := startServe(ctx, iss)
+	if err != nil {
+		for _, s := range srvs {
+			s.close()
+		}
+		return err
+	}
+	srvs = append(srvs, guard)
 	defer func() {
 		for _, s := range srvs {
 			s.close()
@@ -90,7 +102,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	results := make([]result, len(srvs))
 	for range o.rounds {
 		for i, s := range srvs {
-			results[i].add(load(s.url+"/products", token, o))
+			results[i].add(load(s.target(), token, s.header, o))
 		}
 	}
 	fmt.Fprintf(w, "%d workers, %s or %d requests per server and round, %d round(s)\n\n", o.workers, o.duration, o.requests, o.rounds)
@@ -103,6 +115,18 @@ type server struct {
 	name  string
 	url   string
 	close func()
+	// path is the path load requests, "/products" when empty; header, its
+	// extra request headers.
+	path   string
+	header http.Header
+}
+
+// target is the URL load requests.
+func (s server) target() string {
+	if s.path == "" {
+		return s.url + "/products"
+	}
+	return s.url + s.path
 }
 
 // products is the route's handler on every server.
@@ -208,10 +232,10 @@ func (r result) percentile(p float64) time.Duration {
 	return s[min(max(rank, 1), len(s))-1]
 }
 
-// load sends GET url with the token from o.workers keep-alive connections
-// until o.duration has passed or o.requests were sent. A request that
+// load sends GET url with the token and header from o.workers keep-alive
+// connections until o.duration has passed or o.requests were sent. A request that
 // fails or is not answered 200 counts as an error.
-func load(url, token string, o options) result {
+func load(url, token string, header http.Header, o options) result {
 	tr := &http.Transport{
 		MaxIdleConns:        o.workers,
 		MaxIdleConnsPerHost: o.workers,
@@ -233,7 +257,7 @@ func load(url, token string, o options) result {
 			r.latencies = make([]time.Duration, 0, min(o.requests/o.workers+1, 1<<20))
 			for time.Now().Before(deadline) && sent.Add(1) <= int64(o.requests) {
 				t0 := time.Now()
-				err := get(client, url, token)
+				err := get(client, url, token, header)
 				r.latencies = append(r.latencies, time.Since(t0))
 				r.requests++
 				if err != nil {
@@ -251,10 +275,13 @@ func load(url, token string, o options) result {
 	return total
 }
 
-func get(client *http.Client, url, token string) error {
+func get(client *http.Client, url, token string, header http.Header) error {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
