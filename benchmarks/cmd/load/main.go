@@ -7,6 +7,7 @@
 //   - logtoguard-nocache: the same with Config.Cache.Disabled, so every
 //     request checks the signature;
 //   - bare: the same route and handler with no authentication;
+//   - bare-process: the bare server in a process of its own;
 //   - logtoguard-serve: `logtoguard serve` (cmd/logtoguard, built and run
 //     as its own process, as a proxy would reach it), asked on /verify
 //     about GET /products with X-Forwarded-Method and X-Forwarded-Uri, on
@@ -84,14 +85,19 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	guard, err := startServe(ctx, iss)
-	if err != nil {
-		for _, s := range srvs {
-			s.close()
+	for _, start := range []func() (server, error){
+		startBareProcess,
+		func() (server, error) { return startServe(ctx, iss) },
+	} {
+		s, err := start()
+		if err != nil {
+			for _, s := range srvs {
+				s.close()
+			}
+			return err
 		}
-		return err
+		srvs = append(srvs, s)
 	}
-	srvs = append(srvs, guard)
 	defer func() {
 		for _, s := range srvs {
 			s.close()

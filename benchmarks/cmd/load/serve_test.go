@@ -7,7 +7,8 @@ import (
 	"github.com/logtoguard/logtoguard/logtotest"
 )
 
-// TestServe checks that the logtoguard-serve case answers as the table
+// TestServe checks that the bare-process case answers 200, and that the
+// logtoguard-serve case answers as the table
 // assumes: 401 without a token, 403 without read:products, 200 to the
 // token load sends.
 func TestServe(t *testing.T) {
@@ -17,6 +18,16 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
+	bare, err := startBareProcess()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.close()
+	if resp, err := http.Get(bare.target()); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("bare-process: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, c := range []struct {
 		name, token string
 		want        int
