@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
@@ -680,5 +683,44 @@ func TestServeBinarySignals(t *testing.T) {
 	}
 	if got := status("/healthz", nil); got != 0 {
 		t.Errorf("/healthz answers %d after the process stopped", got)
+	}
+}
+
+// TestServeShippedConfigs checks that the configurations shipped in
+// deploy/ are valid: the example file, and the Kubernetes ConfigMap's.
+func TestServeShippedConfigs(t *testing.T) {
+	cfg, err := loadConfig("../../deploy/logtoguard.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Routes) != 7 || cfg.Default != defaultDeny {
+		t.Errorf("deploy/logtoguard.yaml: %d routes, default %s", len(cfg.Routes), cfg.Default)
+	}
+	b, err := os.ReadFile("../../deploy/kubernetes/logtoguard.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	found := false
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatal(err)
+		}
+		if doc.Kind == "ConfigMap" {
+			found = true
+			if _, err := parseConfig("ConfigMap logtoguard.yaml", []byte(doc.Data["logtoguard.yaml"])); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if !found {
+		t.Error("deploy/kubernetes/logtoguard.yaml has no ConfigMap")
 	}
 }
