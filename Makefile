@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps proxies fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load mutants generate
+.PHONY: test deps proxies fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
 
 ## test: everything CI runs: formatting, vet, tests with -race, short fuzz
 ## runs, and the publish check.
@@ -82,6 +82,13 @@ bench:
 LOADFLAGS ?= -duration 2s -rounds 3
 load:
 	@cd benchmarks && $(GO) run ./cmd/load $(LOADFLAGS)
+
+## load-flood: admission control under a flood of forged signatures: callers
+## with verified tokens alone, then beside 16 connections of forged ones,
+## with admission control off and on (make load LOADFLAGS=-flood is the same).
+FLOODFLAGS ?= -duration 5s -rounds 2
+load-flood:
+	@cd benchmarks && $(GO) run ./cmd/load -flood $(FLOODFLAGS)
 
 ## generate: the examples' Go code for gRPC and Connect from
 ## examples/proto, with the generators pinned below installed into bin/ (not

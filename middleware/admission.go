@@ -12,16 +12,22 @@ import (
 const (
 	// DefaultAdmissionQueue bounds the requests waiting for a signature
 	// check. A cold start where 1,000 callers present new tokens at once
-	// queues rather than fails, with room to spare.
+	// queues rather than fails, with room to spare; a larger line only
+	// waits longer, see DefaultAdmissionMaxWait.
 	DefaultAdmissionQueue = 4096
 	// DefaultAdmissionMaxWait bounds how long a request waits for a
-	// signature check. 1,000 new ES384 tokens at once drain in about a
-	// second on two cores while forged ones are refused beside them
-	// (benchmarks/README.md); the bound leaves room for slower machines.
-	DefaultAdmissionMaxWait = 5 * time.Second
+	// signature check. 1,000 new ES384 tokens at once, with the other
+	// defaults, took 3.3 s to verify on a heavily loaded two-core machine
+	// and none failed (BenchmarkColdStart, benchmarks/README.md): the bound
+	// leaves three times that.
+	DefaultAdmissionMaxWait = 10 * time.Second
 	// DefaultSignatureShare is the share of the time of each check slot
-	// that signature checks may take while others wait: one half.
-	DefaultSignatureShare = 0.5
+	// that signature checks may take while others wait: a quarter, so that
+	// under a flood of forged signatures the checks take at most a quarter
+	// of the CPU, and callers with verified tokens keep most of the rest.
+	// One half left them under half of their throughput, since serving the
+	// flood's requests costs CPU too (benchmarks/README.md).
+	DefaultSignatureShare = 0.25
 )
 
 // AdmissionConfig bounds the signature checks Verify runs, so that a flood
@@ -42,7 +48,7 @@ type AdmissionConfig struct {
 	// Disabled runs every signature check at once, unbounded.
 	Disabled bool
 	// MaxConcurrent bounds the signature checks running at once. Default
-	// runtime.NumCPU().
+	// runtime.GOMAXPROCS(0).
 	MaxConcurrent int
 	// MaxQueue bounds the requests waiting for a check. Default
 	// DefaultAdmissionQueue.
@@ -53,7 +59,7 @@ type AdmissionConfig struct {
 	// SignatureShare, in (0, 1], is the share of a slot's time that checks
 	// may take while others wait: after a check that took d, the slot rests
 	// d*(1-SignatureShare)/SignatureShare before the next waiting check
-	// starts. 1 means no rest. Default DefaultSignatureShare (0.5).
+	// starts. 1 means no rest. Default DefaultSignatureShare (0.25).
 	SignatureShare float64
 }
 
@@ -62,7 +68,7 @@ func (c AdmissionConfig) normalize() (AdmissionConfig, error) {
 		return c, fmt.Errorf("middleware: Admission: MaxConcurrent, MaxQueue and MaxWait must not be negative, SignatureShare must be in (0, 1]")
 	}
 	if c.MaxConcurrent == 0 {
-		c.MaxConcurrent = runtime.NumCPU()
+		c.MaxConcurrent = runtime.GOMAXPROCS(0)
 	}
 	if c.MaxQueue == 0 {
 		c.MaxQueue = DefaultAdmissionQueue

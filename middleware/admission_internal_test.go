@@ -182,7 +182,7 @@ func TestAdmissionConfig(t *testing.T) {
 		}
 	}
 	c, err := AdmissionConfig{}.normalize()
-	if err != nil || c.MaxConcurrent != runtime.NumCPU() || c.MaxQueue != DefaultAdmissionQueue || c.MaxWait != DefaultAdmissionMaxWait || c.SignatureShare != DefaultSignatureShare {
+	if err != nil || c.MaxConcurrent != runtime.GOMAXPROCS(0) || c.MaxQueue != DefaultAdmissionQueue || c.MaxWait != DefaultAdmissionMaxWait || c.SignatureShare != DefaultSignatureShare {
 		t.Fatalf("defaults %+v, %v", c, err)
 	}
 	if newAdmission(AdmissionConfig{Disabled: true}) != nil {

@@ -128,9 +128,9 @@ type Config struct {
 
 	// Admission bounds the signature checks in flight, so that a flood of
 	// forged tokens cannot starve callers whose tokens are already
-	// verified. On by default: runtime.NumCPU() checks at once, a line of
+	// verified. On by default: runtime.GOMAXPROCS(0) checks at once, a line of
 	// DefaultAdmissionQueue waiting at most DefaultAdmissionMaxWait, checks
-	// taking at most half of each slot's time while others wait. See
+	// taking at most a quarter of each slot's time while others wait. See
 	// [AdmissionConfig].
 	Admission AdmissionConfig
 }

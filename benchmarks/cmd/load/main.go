@@ -22,6 +22,13 @@
 // requests, whichever ends first. The generator and the servers share the
 // machine's cores, so the numbers compare the servers with each other, not
 // with another machine.
+//
+// With -flood it measures admission control instead (see runFlood): a
+// logtoguard server with admission control off, then on, each loaded by
+// -workers connections of verified tokens alone, then beside
+// -flood-workers connections of forged signatures:
+//
+//	go run ./cmd/load -flood -duration 5s
 package main
 
 import (
@@ -56,25 +63,35 @@ func main() {
 	flag.IntVar(&o.requests, "requests", 2_000_000, "most requests sent to each server")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent keep-alive connections")
 	flag.IntVar(&o.rounds, "rounds", 1, "times each server is loaded, in turn; results add up")
+	flag.BoolVar(&o.flood, "flood", false, "measure admission control: verified callers alone, then beside a flood of forged signatures")
+	flag.IntVar(&o.floodWorkers, "flood-workers", 16, "connections sending forged signatures, with -flood")
+	flag.Float64Var(&o.share, "share", 0, "Admission.SignatureShare with admission control on, with -flood (0: the default)")
 	flag.Parse()
-	if err := run(context.Background(), o, os.Stdout); err != nil {
+	do := run
+	if o.flood {
+		do = runFlood
+	}
+	if err := do(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
 type options struct {
-	duration time.Duration
-	requests int
-	workers  int
-	rounds   int
+	duration     time.Duration
+	requests     int
+	workers      int
+	rounds       int
+	flood        bool
+	floodWorkers int
+	share        float64
 }
 
 // run starts the issuer and the servers, loads each server in turn and
 // writes the table to w.
 func run(ctx context.Context, o options, w io.Writer) error {
-	if o.workers < 1 || o.requests < 1 || o.rounds < 1 || o.duration <= 0 {
-		return errors.New("duration, requests, workers and rounds must be positive")
+	if err := o.check(); err != nil {
+		return err
 	}
 	iss, err := logtotest.Start()
 	if err != nil {
@@ -116,6 +133,13 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	return nil
 }
 
+func (o options) check() error {
+	if o.workers < 1 || o.requests < 1 || o.rounds < 1 || o.duration <= 0 || (o.flood && o.floodWorkers < 1) {
+		return errors.New("duration, requests, workers, rounds and flood-workers must be positive")
+	}
+	return nil
+}
+
 // server is one of the servers under load.
 type server struct {
 	name  string
@@ -144,64 +168,69 @@ func products(w http.ResponseWriter, _ *http.Request) {
 // startServers starts the three servers on 127.0.0.1.
 func startServers(ctx context.Context, iss *logtotest.Issuer) ([]server, error) {
 	var srvs []server
-	closeAll := func() {
-		for _, s := range srvs {
-			s.close()
-		}
-	}
 	for _, kind := range []string{"bare", "logtoguard", "logtoguard-nocache"} {
-		h := http.Handler(http.HandlerFunc(products))
-		var v *middleware.Validator
+		var cfg *middleware.Config
 		if kind != "bare" {
-			var err error
-			v, err = middleware.New(middleware.Config{
-				Endpoint:  iss.Endpoint(),
-				Audiences: []string{api},
-				Cache:     middleware.CacheConfig{Disabled: kind == "logtoguard-nocache"},
-				Logger:    slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				closeAll()
-				return nil, err
-			}
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = v.WaitReady(wctx)
-			cancel()
-			if err != nil {
-				_ = v.Close()
-				closeAll()
-				return nil, err
-			}
-			g := nethttp.New(v)
-			h = g.Require(middleware.Scopes("read:products"))(h)
+			cfg = &middleware.Config{Cache: middleware.CacheConfig{Disabled: kind == "logtoguard-nocache"}}
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /products", h)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		s, err := startServer(ctx, iss, kind, cfg)
 		if err != nil {
-			if v != nil {
-				_ = v.Close()
+			for _, s := range srvs {
+				s.close()
 			}
-			closeAll()
 			return nil, err
 		}
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = hs.Serve(ln)
-		}()
-		srvs = append(srvs, server{name: kind, url: "http://" + ln.Addr().String(), close: func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(sctx)
-			<-done
-			if v != nil {
-				_ = v.Close()
-			}
-		}})
+		srvs = append(srvs, s)
 	}
 	return srvs, nil
+}
+
+// startServer starts one server on 127.0.0.1 serving GET /products: behind
+// a validator configured by cfg (with the issuer, the audience and a silent
+// logger filled in) requiring read:products, or bare when cfg is nil.
+func startServer(ctx context.Context, iss *logtotest.Issuer, name string, cfg *middleware.Config) (server, error) {
+	h := http.Handler(http.HandlerFunc(products))
+	var v *middleware.Validator
+	if cfg != nil {
+		c := *cfg
+		c.Endpoint, c.Audiences, c.Logger = iss.Endpoint(), []string{api}, slog.New(slog.DiscardHandler)
+		var err error
+		if v, err = middleware.New(c); err != nil {
+			return server{}, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = v.WaitReady(wctx)
+		cancel()
+		if err != nil {
+			_ = v.Close()
+			return server{}, err
+		}
+		h = nethttp.New(v).Require(middleware.Scopes("read:products"))(h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /products", h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		if v != nil {
+			_ = v.Close()
+		}
+		return server{}, err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	return server{name: name, url: "http://" + ln.Addr().String(), close: func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		<-done
+		if v != nil {
+			_ = v.Close()
+		}
+	}}, nil
 }
 
 // result is what load measured on one server.
@@ -242,6 +271,12 @@ func (r result) percentile(p float64) time.Duration {
 // connections until o.duration has passed or o.requests were sent. A request that
 // fails or is not answered 200 counts as an error.
 func load(url, token string, header http.Header, o options) result {
+	return loadWith(url, header, o, func() string { return token })
+}
+
+// loadWith is load where each connection sends the token that token
+// returns when the connection starts.
+func loadWith(url string, header http.Header, o options, token func() string) result {
 	tr := &http.Transport{
 		MaxIdleConns:        o.workers,
 		MaxIdleConnsPerHost: o.workers,
@@ -258,7 +293,7 @@ func load(url, token string, header http.Header, o options) result {
 	deadline := start.Add(o.duration)
 	for i := range per {
 		wg.Add(1)
-		go func(r *result) {
+		go func(r *result, token string) {
 			defer wg.Done()
 			r.latencies = make([]time.Duration, 0, min(o.requests/o.workers+1, 1<<20))
 			for time.Now().Before(deadline) && sent.Add(1) <= int64(o.requests) {
@@ -270,7 +305,7 @@ func load(url, token string, header http.Header, o options) result {
 					r.errors++
 				}
 			}
-		}(&per[i])
+		}(&per[i], token())
 	}
 	wg.Wait()
 	var total result

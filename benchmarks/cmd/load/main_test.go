@@ -118,3 +118,27 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile of nothing: got %v, want 0", got)
 	}
 }
+
+// TestFlood runs the flood mode briefly: both rows are printed, verified
+// callers are always answered 200, and forged tokens only 401 or 503.
+func TestFlood(t *testing.T) {
+	var out strings.Builder
+	o := options{duration: 300 * time.Millisecond, requests: 1 << 20, workers: 2, rounds: 1, flood: true, floodWorkers: 2}
+	if err := runFlood(t.Context(), o, &out); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 11 || (f[0] != "off" && f[0] != "on") {
+			continue
+		}
+		rows++
+		if f[6] != "0" || f[10] != "0" {
+			t.Errorf("row %q: verified errors %s, forged answered other than 401 or 503 %s", f[0], f[6], f[10])
+		}
+	}
+	if rows != 2 {
+		t.Fatalf("%d rows in:\n%s", rows, out.String())
+	}
+}
