@@ -1,4 +1,5 @@
-// Command logtoguard explains why an API refuses a Logto access token.
+// Command logtoguard explains why an API refuses a Logto access token, and
+// decides on requests for a proxy in front of any API.
 //
 // Usage:
 //
@@ -17,6 +18,12 @@
 // tenant's real keys, and prints one line per check. It exits 0 when the
 // token is valid, 1 when it is not, and 2 on a usage error or when the keys
 // cannot be loaded.
+//
+// serve is a decision service for a reverse proxy (nginx auth_request,
+// Caddy, Traefik ForwardAuth, Envoy ext_authz over HTTP and gRPC): per-route
+// requirements from a YAML file, 200 with X-Logto-* identity headers or the
+// library's refusal. See logtoguard serve --help and the README section
+// "Protect any API behind a proxy".
 //
 // The token is read from the argument, or from standard input when the
 // argument is "-" or missing; a leading "Bearer " is stripped. Reading it

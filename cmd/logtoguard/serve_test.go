@@ -724,3 +724,21 @@ func TestServeShippedConfigs(t *testing.T) {
 		t.Error("deploy/kubernetes/logtoguard.yaml has no ConfigMap")
 	}
 }
+
+// TestServeReadmeConfigs checks that README.md shows the nginx and Caddy
+// configurations the proxy tests run, as they are.
+func TestServeReadmeConfigs(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{nginxConfig, caddyConfig} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(readme, b) {
+			t.Errorf("README.md does not show %s as it is", f)
+		}
+	}
+}
