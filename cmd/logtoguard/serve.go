@@ -423,7 +423,7 @@ func forwarded(h http.Header) (original, error) {
 		return o, invalidRequest("the proxy must send the original request in X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI")
 	}
 	o.host = host
-	o.authorization = h["Authorization"]
+	o.header = h
 	return o, nil
 }
 
@@ -436,7 +436,7 @@ func (s *server) envoy(w http.ResponseWriter, r *http.Request) {
 		method:        r.Method,
 		host:          r.Host,
 		uri:           strings.TrimPrefix(r.RequestURI, "/envoy"),
-		authorization: r.Header["Authorization"],
+		header:        r.Header,
 	})
 	s.metrics.observe(d, start)
 	if d.err != nil {

@@ -31,14 +31,18 @@ type decision struct {
 // original is the request a proxy asks about.
 type original struct {
 	method, host, uri string
-	// authorization are the values of its Authorization header.
-	authorization []string
+	// header holds its Authorization header (the only one read): the
+	// proxy's request's own header, or one built for it.
+	header http.Header
 }
 
 // decide runs the original request through the routes, the validator and
 // the route's requirement.
 func (g *gateway) decide(ctx context.Context, o original) decision {
-	rt, r, err := g.routes.match(o)
+	s := getSynthetic()
+	defer putSynthetic(s)
+	r := &s.req
+	rt, err := g.routes.match(o, r)
 	if err != nil {
 		return decision{err: err}
 	}
@@ -134,7 +138,11 @@ func sameVerifier(a, b *serveConfig) bool {
 func writeAllowed(w http.ResponseWriter, d decision) {
 	if d.claims != nil {
 		h := w.Header()
-		identity(d.claims, func(name, value string) { h[name] = []string{value} })
+		vals := make([]string, 0, len(identityHeaders)) // one allocation for the values
+		identity(d.claims, func(name, value string) {
+			vals = append(vals, value)
+			h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+		})
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -40,7 +40,7 @@ func (a *authzServer) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 			method:        h.GetMethod(),
 			host:          h.GetHost(),
 			uri:           h.GetPath(),
-			authorization: envoyHeader(h, "authorization"),
+			header:        http.Header{"Authorization": envoyHeader(h, "authorization")},
 		})
 	}
 	a.s.metrics.observe(d, start)

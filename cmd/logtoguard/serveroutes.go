@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/logtoguard/logtoguard/middleware"
 )
@@ -131,39 +132,74 @@ func (r routeConfig) requirement() (middleware.Requirement, error) {
 	return req, nil
 }
 
-// match returns the route of the original request (nil when no route
-// matches) and the synthetic request built from it, which carries the
-// path values of the match and the Authorization values; or an error of kind
+// synthetic is the request a lookup builds of the original request, pooled:
+// a decision reads it (path values, Authorization, query) only while it
+// runs.
+type synthetic struct {
+	req http.Request
+	url url.URL
+}
+
+var synthetics = sync.Pool{New: func() any { return new(synthetic) }}
+
+func getSynthetic() *synthetic {
+	s := synthetics.Get().(*synthetic)
+	s.req.URL = &s.url
+	return s
+}
+
+func putSynthetic(s *synthetic) {
+	s.req, s.url = http.Request{}, url.URL{}
+	synthetics.Put(s)
+}
+
+// match fills r, the request of a synthetic, with the original request and returns
+// its route: nil when no route matches. r then carries the path values of
+// the match and the Authorization header. The error is of kind
 // middleware.ErrInvalidRequest when the values are not a request that an
 // upstream would route as this gateway does.
-func (rs *routes) match(o original) (*route, *http.Request, error) {
+func (rs *routes) match(o original, r *http.Request) (*route, error) {
 	if !validMethod(o.method) {
-		return nil, nil, invalidRequest("the forwarded method is not an HTTP method")
+		return nil, invalidRequest("the forwarded method is not an HTTP method")
 	}
 	if o.uri == "" || o.uri[0] != '/' {
-		return nil, nil, invalidRequest("the forwarded URI is not an absolute path")
+		return nil, invalidRequest("the forwarded URI is not an absolute path")
 	}
-	u, err := url.ParseRequestURI(o.uri)
-	if err != nil {
-		return nil, nil, invalidRequest("the forwarded URI cannot be parsed")
+	if err := parseRequestURI(o.uri, r.URL); err != nil {
+		return nil, invalidRequest("the forwarded URI cannot be parsed")
 	}
-	if !canonical(u) {
-		return nil, nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)")
+	if !canonical(r.URL) {
+		return nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)")
 	}
-	r := &http.Request{
-		Method: o.method, URL: u, Host: o.host, RequestURI: o.uri,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{},
-	}
-	if o.authorization != nil {
-		r.Header["Authorization"] = o.authorization
-	}
+	r.Method, r.Host, r.RequestURI = o.method, o.host, o.uri
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = o.header
 	if rs.n == 0 {
-		return nil, r, nil
+		return nil, nil
 	}
 	m := matcher{req: r}
 	rs.mux.ServeHTTP(&m, r)
-	return m.route, m.req, nil
+	return m.route, nil
+}
+
+// parseRequestURI parses uri, an origin-form request target
+// ("/path?query"), into u.
+func parseRequestURI(uri string, u *url.URL) error {
+	for i := 0; i < len(uri); i++ {
+		if c := uri[i]; c <= ' ' || c == 0x7f || c == '#' {
+			return errors.New("invalid character")
+		}
+	}
+	rawPath, query, _ := strings.Cut(uri, "?")
+	p, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return err
+	}
+	u.Path, u.RawQuery = p, query
+	if p != rawPath {
+		u.RawPath = rawPath
+	}
+	return nil
 }
 
 // canonical reports whether u's path, escaped and unescaped, is clean as
