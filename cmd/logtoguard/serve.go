@@ -433,10 +433,10 @@ func (s *server) envoy(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := s.gateway()
 	d := g.decide(r.Context(), original{
-		method:        r.Method,
-		host:          r.Host,
-		uri:           strings.TrimPrefix(r.RequestURI, "/envoy"),
-		header:        r.Header,
+		method: r.Method,
+		host:   r.Host,
+		uri:    strings.TrimPrefix(r.RequestURI, "/envoy"),
+		header: r.Header,
 	})
 	s.metrics.observe(d, start)
 	if d.err != nil {

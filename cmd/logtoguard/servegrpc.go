@@ -37,10 +37,10 @@ func (a *authzServer) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 		d = decision{err: invalidRequest("the check request carries no HTTP request")}
 	} else {
 		d = g.decide(ctx, original{
-			method:        h.GetMethod(),
-			host:          h.GetHost(),
-			uri:           h.GetPath(),
-			header:        http.Header{"Authorization": envoyHeader(h, "authorization")},
+			method: h.GetMethod(),
+			host:   h.GetHost(),
+			uri:    h.GetPath(),
+			header: http.Header{"Authorization": envoyHeader(h, "authorization")},
 		})
 	}
 	a.s.metrics.observe(d, start)
