@@ -71,13 +71,22 @@ func (c *orgConn) Receive(msg any) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.checked {
-		c.checked = true
+	first := !c.checked
+	c.mu.Unlock()
+	var err error
+	if first {
+		// Outside the lock: the OrganizationFunc is the user's code.
+		// Receive is never called concurrently with itself.
 		header := c.RequestHeader()
-		if err := middleware.Authorize(c.claims, c.need, func(name string) string {
+		err = middleware.Authorize(c.claims, c.need, func(name string) string {
 			return c.i.organization(c.ctx, name, header, msg)
-		}); err != nil {
+		})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first {
+		c.checked = true
+		if err != nil && c.refused == nil {
 			c.refused = c.i.reject(err)
 		}
 	}
