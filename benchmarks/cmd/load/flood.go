@@ -53,7 +53,7 @@ func runFlood(ctx context.Context, o options, w io.Writer) error {
 		adm  middleware.AdmissionConfig
 	}{
 		{"off", middleware.AdmissionConfig{Disabled: true}},
-		{"on", middleware.AdmissionConfig{SignatureShare: o.share}},
+		{"on", middleware.AdmissionConfig{SignatureShare: o.share, MaxConcurrent: o.concurrent}},
 	}
 	alone := make([]result, len(modes))
 	mixed := make([]result, len(modes))

@@ -66,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.flood, "flood", false, "measure admission control: verified callers alone, then beside a flood of forged signatures")
 	flag.IntVar(&o.floodWorkers, "flood-workers", 16, "connections sending forged signatures, with -flood")
 	flag.Float64Var(&o.share, "share", 0, "Admission.SignatureShare with admission control on, with -flood (0: the default)")
+	flag.IntVar(&o.concurrent, "max-concurrent", 0, "Admission.MaxConcurrent with admission control on, with -flood (0: the default)")
 	flag.Parse()
 	do := run
 	if o.flood {
@@ -85,6 +86,7 @@ type options struct {
 	flood        bool
 	floodWorkers int
 	share        float64
+	concurrent   int
 }
 
 // run starts the issuer and the servers, loads each server in turn and
