@@ -169,7 +169,7 @@ func (rs *routes) match(o original, r *http.Request) (*route, error) {
 		return nil, invalidRequest("the forwarded URI cannot be parsed")
 	}
 	if !canonical(r.URL) {
-		return nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or control characters)")
+		return nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)")
 	}
 	r.Method, r.Host, r.RequestURI = o.method, o.host, o.uri
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
@@ -203,7 +203,8 @@ func parseRequestURI(uri string, u *url.URL) error {
 }
 
 // canonical reports whether u's path, escaped and unescaped, is clean as
-// ServeMux cleans paths, with no encoded slash or backslash and no control
+// ServeMux cleans paths, with no encoded slash, backslash or percent sign
+// (which a server that decodes twice reads as another escape) and no control
 // character: the one spelling of a path that an upstream cannot read as
 // another route than the gateway did ("/public/%2e%2e/admin" would match
 // /public/ here and be /admin to a server that decodes before it cleans).
@@ -216,7 +217,7 @@ func canonical(u *url.URL) bool {
 		return false
 	}
 	for i := 0; i < len(u.Path); i++ {
-		if c := u.Path[i]; c < 0x20 || c == 0x7f || c == '\\' {
+		if c := u.Path[i]; c < 0x20 || c == 0x7f || c == '\\' || c == '%' {
 			return false
 		}
 	}
