@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
@@ -187,6 +189,50 @@ func ExampleReason() {
 	_, _ = v.Verify(context.Background(), logto.OpaqueToken())
 	fmt.Println(rejected)
 	// Output: map[expired:1 opaque_token:1]
+}
+
+func ExampleCheckOf() {
+	// Name the check that refused each token: finer than Reason, and still
+	// a label of bounded cardinality.
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{"https://api.example.com"}, Logger: slog.New(slog.DiscardHandler)})
+	defer v.Close()
+	for _, token := range []string{
+		logto.OpaqueToken(),
+		logto.Mint(logtotest.Token{Subject: "app-1", Audience: "https://api.example.com", Header: map[string]any{"crit": []string{"exp"}}}),
+		logto.ExpiredToken("app-1", "https://api.example.com"),
+		logto.WrongAudienceToken("app-1"),
+	} {
+		_, err := v.Verify(context.Background(), token)
+		fmt.Println(middleware.Reason(err), middleware.CheckOf(err))
+	}
+	// Output:
+	// opaque_token parts
+	// malformed crit
+	// expired exp
+	// audience audience
+}
+
+func ExampleAdmissionConfig() {
+	// A server whose tokens are mostly new (machine-to-machine calls with
+	// a fresh token each time): let signature checks take more of the CPU
+	// while others wait, and fail faster when the line is long.
+	v, err := middleware.New(middleware.Config{
+		Endpoint:  "https://your-tenant.logto.app",
+		Audiences: []string{"https://api.example.com"},
+		Admission: middleware.AdmissionConfig{
+			SignatureShare: 0.5,
+			MaxWait:        2 * time.Second,
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer v.Close()
+	fmt.Println("signature checks admitted")
+	// Output: signature checks admitted
 }
 
 func ExampleResourceMetadataHandler() {
