@@ -989,3 +989,20 @@ func TestCloseDuringFetchStart(t *testing.T) {
 		t.Fatal("a fetch ran after Close returned")
 	}
 }
+
+// TestNilContext: Key, Refresh and WaitReady take a nil context as
+// context.Background(), on the ways that wait.
+func TestNilContext(t *testing.T) {
+	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
+	s := newSet(t, Options{URL: ks.URL + "/oidc/jwks"})
+	var nilCtx context.Context
+	if err := s.WaitReady(nilCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Key(nilCtx, "unknown", "ES384"); !errors.Is(err, ErrUnknownKID) {
+		t.Fatalf("Key(unknown) = %v, want ErrUnknownKID", err)
+	}
+	if err := s.Refresh(nilCtx); err != nil {
+		t.Fatal(err)
+	}
+}
