@@ -181,6 +181,10 @@ func TestAdmissionConfig(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
+	// The ends of SignatureShare's range: 1 (no rest) is allowed.
+	if c, err := (AdmissionConfig{SignatureShare: 1}).normalize(); err != nil || c.SignatureShare != 1 {
+		t.Errorf("SignatureShare 1: %+v, %v", c, err)
+	}
 	c, err := AdmissionConfig{}.normalize()
 	if err != nil || c.MaxConcurrent != runtime.GOMAXPROCS(0) || c.MaxQueue != DefaultAdmissionQueue || c.MaxWait != DefaultAdmissionMaxWait || c.SignatureShare != DefaultSignatureShare {
 		t.Fatalf("defaults %+v, %v", c, err)
