@@ -34,6 +34,11 @@ func TestBearerToken(t *testing.T) {
 		{"query only", nil, "access_token=a.b.c", "", middleware.ErrInvalidRequest},
 		{"header and query", []string{"Bearer a.b.c"}, "access_token=a.b.c", "", middleware.ErrInvalidRequest},
 		{"other query", []string{"Bearer a.b.c"}, "page=2&token_type=x", "a.b.c", nil},
+		// Percent-encoded names, the first with its percent sign at the
+		// very start of the query.
+		{"encoded name first", []string{"Bearer a.b.c"}, "%61ccess_token=a.b.c", "", middleware.ErrInvalidRequest},
+		{"encoded name later", []string{"Bearer a.b.c"}, "page=2&access%5Ftoken=a.b.c", "", middleware.ErrInvalidRequest},
+		{"encoded other name", []string{"Bearer a.b.c"}, "%70age=2", "a.b.c", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

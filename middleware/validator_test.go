@@ -392,6 +392,39 @@ func TestVerifyNumericDates(t *testing.T) {
 	}
 }
 
+// TestVerifyNumericDateRange: exp, iat and nbf may be any number of
+// seconds within the years 0 to 9999, ends included; one second beyond
+// either end is malformed.
+func TestVerifyNumericDateRange(t *testing.T) {
+	const max = 253402300799 // 9999-12-31T23:59:59Z
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
+	tests := []struct {
+		claim string
+		value int64
+		ok    bool
+	}{
+		{"exp", max, true},
+		{"exp", max + 1, false},
+		{"iat", -max, true},
+		{"iat", -max - 1, false},
+		{"nbf", -max, true},
+		{"nbf", -max - 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s=%d", tt.claim, tt.value), func(t *testing.T) {
+			tok := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Extra: map[string]any{tt.claim: tt.value}})
+			_, err := v.Verify(context.Background(), tok)
+			if tt.ok && err != nil {
+				t.Fatalf("got %v, want the token accepted", err)
+			}
+			if !tt.ok && !errors.Is(err, middleware.ErrMalformed) {
+				t.Fatalf("got %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
 func TestVerifyTypeVariants(t *testing.T) {
 	iss := logtotest.New(t)
 	v := newValidator(t, iss, nil)
