@@ -73,6 +73,8 @@ func TestNewConfig(t *testing.T) {
 		{"bad realm", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api}, Realm: `a"b`}, "Realm"},
 		{"bad jwks", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api}, JWKSURL: "/jwks"}, "absolute"},
 		{"negative size", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api}, MaxTokenBytes: -1}, "negative"},
+		{"JWKS URL without an issuer, beside tenants", middleware.Config{JWKSURL: "https://t.logto.app/oidc/jwks", Audiences: []string{api},
+			Tenants: []middleware.Tenant{{Endpoint: "https://u.logto.app"}}}, "Endpoint or Issuers is required"},
 		{"same issuer twice", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api},
 			Tenants: []middleware.Tenant{{Endpoint: "https://t.logto.app"}}}, "configured twice"},
 	}
@@ -551,8 +553,19 @@ func TestCustomDomainIssuers(t *testing.T) {
 }
 
 func TestTenantsKeepTheirKeys(t *testing.T) {
+	for _, primary := range []string{"Endpoint", "Issuers"} {
+		t.Run(primary, func(t *testing.T) { testTenantsKeepTheirKeys(t, primary) })
+	}
+}
+
+// testTenantsKeepTheirKeys: tenant A configured by Endpoint or by Issuers
+// beside Tenants, tenant B among the Tenants.
+func testTenantsKeepTheirKeys(t *testing.T, primary string) {
 	a, b := logtotest.New(t), logtotest.New(t)
 	v := newValidator(t, a, func(c *middleware.Config) {
+		if primary == "Issuers" {
+			c.Endpoint, c.Issuers = "", []string{a.Issuer()}
+		}
 		c.Tenants = []middleware.Tenant{{Endpoint: b.Endpoint()}}
 	})
 	if _, err := v.Verify(context.Background(), a.M2MToken("app-a", api)); err != nil {
