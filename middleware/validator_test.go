@@ -713,6 +713,30 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// TestCacheHitAllocatesNothing: a token in the cache is answered from
+// memory before any decoding (README: no allocation), up to a token of
+// exactly MaxTokenBytes.
+func TestCacheHitAllocatesNothing(t *testing.T) {
+	iss := logtotest.New(t)
+	tok := iss.M2MToken("app-1", api, "read:products")
+	for _, limit := range []int{middleware.DefaultMaxTokenBytes, len(tok)} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			v := newValidator(t, iss, func(c *middleware.Config) { c.MaxTokenBytes = limit })
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			allocs := testing.AllocsPerRun(100, func() { _, err = v.Verify(context.Background(), tok) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allocs != 0 {
+				t.Fatalf("a cache hit allocated %v times, want 0", allocs)
+			}
+		})
+	}
+}
+
 func TestCacheDisabled(t *testing.T) {
 	iss := logtotest.New(t)
 	var hits atomic.Int64
