@@ -255,8 +255,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"other issuer", m2m(func(s *logtotest.Token) { s.Issuer = "https://evil.example.com/oidc" }), middleware.ErrIssuer, "not trusted"},
 		{"issuer with slash", m2m(func(s *logtotest.Token) { s.Issuer = iss.Issuer() + "/" }), middleware.ErrIssuer, ""},
 		{"ID token", iss.IDToken("user-1", "spa-app"), middleware.ErrTokenType, "ID token"},
-		{"typ JWT", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"typ": "JWT"} }), middleware.ErrTokenType, ""},
-		{"no typ", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"typ": nil} }), middleware.ErrTokenType, ""},
+		{"typ JWT", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"typ": "JWT"} }), middleware.ErrTokenType, "is it an ID token?"},
+		{"no typ", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"typ": nil} }), middleware.ErrTokenType, "is it an ID token?"},
 		{"typ a number", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"typ": 1} }), middleware.ErrTokenType, ""},
 		{"no kid", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"kid": nil} }), middleware.ErrMalformed, "kid"},
 		{"crit header", m2m(func(s *logtotest.Token) { s.Header = map[string]any{"crit": []string{"b64"}, "b64": false} }), middleware.ErrMalformed, "crit"},
@@ -295,6 +295,22 @@ func TestVerifyRejects(t *testing.T) {
 // TestDuplicateMembers: a header or claims set with a member twice is
 // refused before any key is fetched, whichever copy would be the good one;
 // duplicates inside a custom claim's object are the claim's business.
+// TestTokenTypeHint: the ID-token hint is given for typ JWT or no typ
+// (what an ID token carries), not for another typ.
+func TestTokenTypeHint(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, nil)
+	tok := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, Header: map[string]any{"typ": "dpop+jwt"}})
+	_, err := v.Verify(context.Background(), tok)
+	var e *middleware.Error
+	if !errors.Is(err, middleware.ErrTokenType) || !errors.As(err, &e) {
+		t.Fatalf("got %v, want ErrTokenType", err)
+	}
+	if strings.Contains(e.Description, "ID token") {
+		t.Fatalf("description %q: the ID-token hint for typ dpop+jwt", e.Description)
+	}
+}
+
 func TestDuplicateMembers(t *testing.T) {
 	iss := logtotest.New(t)
 	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
