@@ -1,0 +1,30 @@
+package middleware
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCapText: a text of up to n bytes is kept whole; a longer one is cut
+// to at most n bytes on a character boundary and marked.
+func TestCapText(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"", 3, ""},
+		{"abc", 3, "abc"},
+		{"abcd", 3, "abc..."},
+		{strings.Repeat("x", 100), 100, strings.Repeat("x", 100)},
+		{strings.Repeat("x", 101), 100, strings.Repeat("x", 100) + "..."},
+		{"aé", 2, "a..."}, // é is two bytes: not cut in its middle
+		{"aé", 3, "aé"},
+		{"éé", 1, "..."},
+	}
+	for _, tt := range tests {
+		if got := capText(tt.s, tt.n); got != tt.want {
+			t.Errorf("capText(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
