@@ -529,7 +529,7 @@ func (s *Set) run() {
 // between backoff/2 and backoff, at random. The jitter keeps a fleet of
 // restarted servers from fetching in step when Logto comes back.
 func retryWait(backoff time.Duration) time.Duration {
-	return backoff/2 + rand.N(backoff/2+1)
+	return backoff/2 + rand.N(backoff/2+1) //nolint:gosec // G404: jitter, not a secret: math/rand is the right tool
 }
 
 // nextBackoff doubles backoff after another failure, up to maxBackoff and

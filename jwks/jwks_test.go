@@ -982,7 +982,10 @@ func TestCloseDuringFetchStart(t *testing.T) {
 		close(closeDone)
 	}()
 	<-closeDone
-	<-keyDone
+	if err := <-keyDone; err != nil {
+		// Found or not, depending on the race under test: only its end matters.
+		t.Logf("Key: %v", err)
+	}
 	// Whatever fetch was counted, even after Close returned, has ended now.
 	s.wg.Wait()
 	if late.Load() {

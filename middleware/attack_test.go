@@ -404,14 +404,6 @@ type attackRow struct {
 	ref string
 }
 
-func bearer(tok string) func(url, token string) *http.Request {
-	return func(u, _ string) *http.Request {
-		r, _ := http.NewRequest(http.MethodGet, u, nil)
-		r.Header.Set("Authorization", tok)
-		return r
-	}
-}
-
 func authHeaders(values ...string) func(url, token string) *http.Request {
 	return func(u, tok string) *http.Request {
 		r, _ := http.NewRequest(http.MethodGet, u, nil)

@@ -576,8 +576,9 @@ func Run(t *testing.T, engine Engine) {
 	}
 }
 
-// RunKeysNeverLoaded: Logto is unreachable from the start, so the validator
-// has no keys: 503 with Retry-After and no challenge, from both.
+// RunKeysNeverLoaded checks the answer when Logto is unreachable from the
+// start, so the validator has no keys: 503 with Retry-After and no
+// challenge, from both.
 func RunKeysNeverLoaded(t *testing.T, engine Engine) {
 	iss := logtotest.New(t)
 	iss.AddResource(API, "read:products")
