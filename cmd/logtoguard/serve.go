@@ -223,7 +223,7 @@ func (s *server) listen() error {
 	var gln net.Listener
 	if cfg.GRPCListen != "" {
 		if gln, err = net.Listen("tcp", cfg.GRPCListen); err != nil {
-			ln.Close()
+			_ = ln.Close() // unused; the grpc_listen error is the one to report
 			return fmt.Errorf("grpc_listen: %v", err)
 		}
 	}

@@ -143,7 +143,7 @@ func deniedResponse(rej middleware.Rejection) *authv3.CheckResponse {
 	return &authv3.CheckResponse{
 		Status: &status.Status{Code: int32(code), Message: rej.Description},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(rej.Status)},
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(rej.Status)}, //nolint:gosec // G115: an HTTP status, 100 to 599
 			Headers: headers,
 			Body:    string(rej.Body()),
 		}},
