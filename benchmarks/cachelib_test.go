@@ -350,10 +350,10 @@ func benchVerifyHits(b *testing.B) {
 	f := newFixture(b, "ES384")
 	v := newLogtoguard(b, f, true)
 	ctx := context.Background()
-	real := make([]string, hitKeys)
-	for i := range real {
-		real[i] = f.token()
-		if _, err := v.Verify(ctx, real[i]); err != nil {
+	genuine := make([]string, hitKeys)
+	for i := range genuine {
+		genuine[i] = f.token()
+		if _, err := v.Verify(ctx, genuine[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -362,7 +362,7 @@ func benchVerifyHits(b *testing.B) {
 		defer cpuMetric(b)()
 		i := 0
 		for b.Loop() {
-			if _, err := v.Verify(ctx, real[i%hitKeys]); err != nil {
+			if _, err := v.Verify(ctx, genuine[i%hitKeys]); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -374,7 +374,7 @@ func benchVerifyHits(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := mrand.IntN(hitKeys)
 			for pb.Next() {
-				if _, err := v.Verify(ctx, real[i%hitKeys]); err != nil {
+				if _, err := v.Verify(ctx, genuine[i%hitKeys]); err != nil {
 					b.Error(err)
 					return
 				}

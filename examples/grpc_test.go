@@ -488,7 +488,9 @@ func runToEnd(t *testing.T, name string, env []string) (string, error) {
 		return strings.TrimSpace(stderr.String()), err
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
+		if err := <-done; err == nil {
+			t.Log("exited 0 once killed")
+		}
 		t.Fatal("still running with a bad setting")
 		return "", nil
 	}

@@ -91,7 +91,7 @@ func run() error {
 	}
 	srv := &http.Server{Handler: app.NetHTTPRoutes(v, app.Settings{}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }() // the demo is over either way
 	apiURL := "http://" + ln.Addr().String()
 	for !v.Ready() {
 		if ctx.Err() != nil {
