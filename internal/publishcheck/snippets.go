@@ -109,7 +109,7 @@ func extractSnippets(name string, md []byte) ([]snippet, error) {
 
 // knownPackages are the packages a README fragment may use without an
 // import line, besides the repository's own: by package name.
-var knownPackages = map[string]string{
+var knownPackages = map[string]string{ //nolint:gosec // G101: package paths, no credentials
 	"context":           "context",
 	"errors":            "errors",
 	"fmt":               "fmt",
