@@ -3,11 +3,16 @@
 MODULES := $(shell find . -name go.mod -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 GO ?= go
 
-.PHONY: test deps proxies fmt vet coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
+# golangci-lint, pinned; make installs it into bin/ (gitignored) from the Go
+# module proxy, when it is missing or of another version.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(CURDIR)/bin/golangci-lint
 
-## test: everything CI runs: formatting, vet, tests with -race, short fuzz
+.PHONY: test deps proxies fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
+
+## test: everything CI runs: formatting, vet, lint, tests with -race, short fuzz
 ## runs, and the publish check.
-test: deps proxies fmt vet coredeps gotest fuzz-short publish-check
+test: deps proxies fmt vet lint coredeps gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -36,6 +41,15 @@ fmt:
 
 vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## lint: golangci-lint (.golangci.yml) in every module; zero findings.
+lint: lint-tool
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(GOLANGCI_LINT) run ./...) || exit 1; done
+
+lint-tool:
+	@if ! "$(GOLANGCI_LINT)" version 2>/dev/null | grep -q "version $(patsubst v%,%,$(GOLANGCI_LINT_VERSION)) "; then \
+		echo "go install golangci-lint $(GOLANGCI_LINT_VERSION) into bin/"; \
+		GOBIN="$(CURDIR)/bin" GOWORK=off $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); fi
 
 gotest:
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
