@@ -81,7 +81,7 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // only its address was wanted
 	return ln.Addr().String(), nil
 }
 
@@ -136,12 +136,12 @@ func startProcess(name string, cmd *exec.Cmd, base, ready, path string, header h
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		kill := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+		defer kill.Stop()
+		// The exit status of a server asked to stop says nothing more; it
+		// stays in the channel for whoever waits next.
+		err := <-exited
+		exited <- err
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
