@@ -414,7 +414,7 @@ func TestVerifyNumericDates(t *testing.T) {
 // seconds within the years 0 to 9999, ends included; one second beyond
 // either end is malformed.
 func TestVerifyNumericDateRange(t *testing.T) {
-	const max = 253402300799 // 9999-12-31T23:59:59Z
+	const maxDate = 253402300799 // 9999-12-31T23:59:59Z
 	iss := logtotest.New(t)
 	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
 	tests := []struct {
@@ -422,12 +422,12 @@ func TestVerifyNumericDateRange(t *testing.T) {
 		value int64
 		ok    bool
 	}{
-		{"exp", max, true},
-		{"exp", max + 1, false},
-		{"iat", -max, true},
-		{"iat", -max - 1, false},
-		{"nbf", -max, true},
-		{"nbf", -max - 1, false},
+		{"exp", maxDate, true},
+		{"exp", maxDate + 1, false},
+		{"iat", -maxDate, true},
+		{"iat", -maxDate - 1, false},
+		{"nbf", -maxDate, true},
+		{"nbf", -maxDate - 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%d", tt.claim, tt.value), func(t *testing.T) {
