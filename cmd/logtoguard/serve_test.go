@@ -567,7 +567,7 @@ func TestServeConfigErrors(t *testing.T) {
 
 // TestServeBinarySignals runs the built command: SIGHUP reloads the file
 // (one with an error keeps the running configuration and says why), SIGTERM
-// drains and stops with status 0.
+// answers the request in flight and stops with status 0.
 func TestServeBinarySignals(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "logtoguard")
@@ -665,8 +665,22 @@ func TestServeBinarySignals(t *testing.T) {
 		t.Errorf("after a bad reload: %d, want 200 (the running configuration)", got)
 	}
 
+	// A request in flight when SIGTERM comes is answered: its token has a
+	// new key, whose fetch Logto delays.
+	iss.RotateKeys()
+	rotated := serveBearer(iss.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	rotated.Set("X-Forwarded-Method", "GET")
+	rotated.Set("X-Forwarded-Uri", "/read")
+	iss.SetJWKSDelay(time.Second)
+	fetches := iss.JWKSFetches()
+	inflight := make(chan int, 1)
+	go func() { inflight <- status("/verify", rotated) }()
+	eventually("the request waits for the new key", func() bool { return iss.JWKSFetches() > fetches })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	if got := <-inflight; got != 200 {
+		t.Errorf("the request in flight at SIGTERM got %d, want 200", got)
 	}
 	select {
 	case err := <-exited:
