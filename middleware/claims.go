@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/scopes"
 )
 
@@ -60,7 +61,7 @@ func (c *Claims) HasScope(scope string) bool { return scopes.Has(c.Scopes, scope
 func organizationAudiences(aud []string) int {
 	n := 0
 	for _, a := range aud {
-		if _, ok := OrganizationAudience(a); ok {
+		if _, ok := logto.OrganizationAudience(a); ok {
 			n++
 		}
 	}
@@ -84,7 +85,7 @@ func (c *Claims) Organization() (string, bool) {
 		return c.OrganizationID, true
 	}
 	for _, a := range c.Audience {
-		if id, ok := OrganizationAudience(a); ok {
+		if id, ok := logto.OrganizationAudience(a); ok {
 			return id, true
 		}
 	}
@@ -108,3 +109,7 @@ func (c *Claims) Decode(v any) error {
 func (c *Claims) Raw() (json.RawMessage, error) {
 	return base64.RawURLEncoding.DecodeString(c.payload)
 }
+
+// OrganizationAudiencePrefix starts the audience of a Logto organization
+// token; the organization ID follows it.
+const OrganizationAudiencePrefix = logto.OrganizationAudiencePrefix

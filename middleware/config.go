@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/internal/plainhttp"
 	"github.com/logtoguard/logtoguard/jwks"
 )
@@ -229,7 +230,7 @@ func (c Config) normalize() (Config, error) {
 		if a == "" {
 			return c, errors.New("middleware: empty audience")
 		}
-		if IsManagementAudience(a) {
+		if logto.IsManagementAudience(a) {
 			return c, fmt.Errorf("middleware: audience %q is Logto's Management API; use your own API resource's identifier", a)
 		}
 		if strings.HasPrefix(a, OrganizationAudiencePrefix) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/jwks"
 	"github.com/logtoguard/logtoguard/scopes"
 )
@@ -383,7 +384,7 @@ func (v *Validator) checkUnverified(u *unverified, now time.Time) *Error {
 	if h.Crit.present {
 		return fail(CheckCrit, ErrMalformed, "the crit header is not supported")
 	}
-	if !v.cfg.SkipTypeCheck && !IsAccessTokenType(h.Typ.s) {
+	if !v.cfg.SkipTypeCheck && !logto.IsAccessTokenType(h.Typ.s) {
 		e := newError(ErrTokenType, "the token is not an access token (typ "+quote(h.Typ.s)+", want at+jwt)")
 		if strings.EqualFold(h.Typ.s, "JWT") || h.Typ.s == "" {
 			e.Description += ": is it an ID token? Send the access token requested with resource=<your API identifier>"
@@ -443,7 +444,7 @@ func (v *Validator) checkAudience(aud []string) *Error {
 	first := aud[:min(len(aud), 5)]
 	e := newError(ErrAudience, "the token's audience "+quote(strings.Join(first, " "))+" is not this API")
 	for _, a := range first {
-		if IsManagementAudience(a) {
+		if logto.IsManagementAudience(a) {
 			e.Description = "the token is for Logto's Management API, not this API: request it with resource=<your API identifier>"
 			break
 		}

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/internal/logto"
 )
 
 // kind is what a token is, told from its shape, header and claims.
@@ -89,7 +88,7 @@ func (d *decoded) kind() kind {
 		return kindGarbage
 	}
 	typ := d.headerString("typ")
-	if !middleware.IsAccessTokenType(typ) {
+	if !logto.IsAccessTokenType(typ) {
 		if strings.EqualFold(typ, "JWT") || typ == "" || d.has("nonce") || d.has("at_hash") || d.has("auth_time") {
 			return kindID
 		}
@@ -97,12 +96,12 @@ func (d *decoded) kind() kind {
 	}
 	aud := d.audience()
 	for _, a := range aud {
-		if middleware.IsManagementAudience(a) {
+		if logto.IsManagementAudience(a) {
 			return kindManagement
 		}
 	}
 	for _, a := range aud {
-		if _, ok := middleware.OrganizationAudience(a); ok {
+		if _, ok := logto.OrganizationAudience(a); ok {
 			return kindOrganization
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/scopes"
 )
 
@@ -101,7 +101,7 @@ func (a *app) inspect(args []string) int {
 	org := d.str("organization_id")
 	if org == "" && k == kindOrganization {
 		for _, a := range aud {
-			if id, ok := middleware.OrganizationAudience(a); ok {
+			if id, ok := logto.OrganizationAudience(a); ok {
 				org = id + " (from the audience)"
 			}
 		}

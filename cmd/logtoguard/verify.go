@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/jwks"
 	"github.com/logtoguard/logtoguard/middleware"
 )
@@ -367,7 +368,7 @@ func okText(s step, d *decoded, c *middleware.Claims, v *middleware.Validator, f
 		aud := d.audience()
 		var matched []string
 		for _, a := range aud {
-			if _, org := middleware.OrganizationAudience(a); slices.Contains(v.Audiences(), a) || (f.orgTokens && org) {
+			if _, org := logto.OrganizationAudience(a); slices.Contains(v.Audiences(), a) || (f.orgTokens && org) {
 				matched = append(matched, a)
 			}
 		}

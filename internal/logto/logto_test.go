@@ -1,10 +1,10 @@
-package middleware_test
+package logto_test
 
 import (
 	"fmt"
 	"testing"
 
-	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/internal/logto"
 )
 
 func TestLogtoRules(t *testing.T) {
@@ -21,7 +21,7 @@ func TestLogtoRules(t *testing.T) {
 		{"", "", false},
 	}
 	for _, tt := range orgs {
-		if id, ok := middleware.OrganizationAudience(tt.aud); id != tt.id || ok != tt.ok {
+		if id, ok := logto.OrganizationAudience(tt.aud); id != tt.id || ok != tt.ok {
 			t.Errorf("OrganizationAudience(%q) = %q, %t; want %q, %t", tt.aud, id, ok, tt.id, tt.ok)
 		}
 	}
@@ -37,7 +37,7 @@ func TestLogtoRules(t *testing.T) {
 		"urn:logto:organization:acme/api": false,
 	}
 	for aud, want := range management {
-		if got := middleware.IsManagementAudience(aud); got != want {
+		if got := logto.IsManagementAudience(aud); got != want {
 			t.Errorf("IsManagementAudience(%q) = %t, want %t", aud, got, want)
 		}
 	}
@@ -46,15 +46,15 @@ func TestLogtoRules(t *testing.T) {
 		"JWT": false, "": false, "at+jwt ": false, "application/jwt": false,
 	}
 	for typ, want := range types {
-		if got := middleware.IsAccessTokenType(typ); got != want {
+		if got := logto.IsAccessTokenType(typ); got != want {
 			t.Errorf("IsAccessTokenType(%q) = %t, want %t", typ, got, want)
 		}
 	}
 }
 
 func ExampleOrganizationAudience() {
-	fmt.Println(middleware.OrganizationAudience("urn:logto:organization:acme"))
-	fmt.Println(middleware.OrganizationAudience("https://api.example.com"))
+	fmt.Println(logto.OrganizationAudience("urn:logto:organization:acme"))
+	fmt.Println(logto.OrganizationAudience("https://api.example.com"))
 	// Output:
 	// acme true
 	//  false

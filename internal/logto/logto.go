@@ -1,12 +1,12 @@
-package middleware
+// Package logto holds the rules that say what Logto issues. The middleware
+// and the logtoguard command read them here, so that they cannot drift
+// apart.
+package logto
 
 import (
 	"net/url"
 	"strings"
 )
-
-// The rules below say what Logto issues. Verify, Config and the logtoguard
-// command all read them here, so that they cannot drift apart.
 
 // OrganizationAudiencePrefix starts the audience of a Logto organization
 // token; the organization ID follows it.
@@ -16,7 +16,7 @@ const OrganizationAudiencePrefix = "urn:logto:organization:"
 // token's audience (urn:logto:organization:<id>, with a non-empty id) and
 // whether aud is one. It is the one place that tells an organization
 // audience from another: Verify's audience check,
-// [Claims.IsOrganizationToken] and [Claims.Organization] all ask it.
+// Claims.IsOrganizationToken and Claims.Organization all ask it.
 func OrganizationAudience(aud string) (id string, ok bool) {
 	id, ok = strings.CutPrefix(aud, OrganizationAudiencePrefix)
 	if !ok || id == "" {
@@ -28,8 +28,8 @@ func OrganizationAudience(aud string) (id string, ok bool) {
 // IsManagementAudience reports whether aud is one of Logto's Management API
 // identifiers (https://<tenant>.logto.app/api on Logto Cloud,
 // https://default.logto.app/api self-hosted), which a user's own API must
-// never accept: [Config.Audiences] refuses them, and Verify names them in
-// its error.
+// never accept: Config.Audiences refuses them, and Verify names them in its
+// error.
 func IsManagementAudience(aud string) bool {
 	if aud == "https://default.logto.app/api" || aud == "https://admin.logto.app/api" {
 		return true
