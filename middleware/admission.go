@@ -58,8 +58,9 @@ type AdmissionConfig struct {
 	MaxWait time.Duration
 	// SignatureShare, in (0, 1], is the share of a slot's time that checks
 	// may take while others wait: after a check that took d, the slot rests
-	// d*(1-SignatureShare)/SignatureShare before the next waiting check
-	// starts. 1 means no rest. Default DefaultSignatureShare (0.25).
+	// d*(1-SignatureShare)/SignatureShare (at most 20 ms) before the next
+	// waiting check starts. 1 means no rest. Default DefaultSignatureShare
+	// (0.25).
 	SignatureShare float64
 }
 
@@ -81,6 +82,12 @@ func (c AdmissionConfig) normalize() (AdmissionConfig, error) {
 	}
 	return c, nil
 }
+
+// maxRest bounds a slot's rest. A signature check takes about a
+// millisecond; one that took tens of milliseconds of wall time ran on a
+// machine starved by something else (or under the race detector), where a
+// rest in proportion would only hold genuine tokens back longer.
+const maxRest = 20 * time.Millisecond
 
 // admission is a counting semaphore with a bounded FIFO line, whose slots
 // rest after each check while the line is not empty (see AdmissionConfig).
@@ -168,7 +175,7 @@ func (a *admission) releaser(start time.Time) func() {
 			return
 		}
 		a.mu.Unlock()
-		if rest := time.Duration(float64(time.Since(start)) * a.rest); rest > 0 {
+		if rest := min(time.Duration(float64(time.Since(start))*a.rest), maxRest); rest > 0 {
 			time.AfterFunc(rest, a.handOff)
 		} else {
 			a.handOff()
