@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -109,6 +110,17 @@ func TestAdmissionRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	r()
+}
+
+// TestAdmissionRestRatio: a slot rests (1-share)/share of each check's
+// time while others wait, so that checks take share of the slot's time.
+func TestAdmissionRestRatio(t *testing.T) {
+	for _, tt := range []struct{ share, rest float64 }{{1, 0}, {0.5, 1}, {0.25, 3}, {0.8, 0.25}} {
+		a := newAdmission(AdmissionConfig{MaxConcurrent: 1, MaxQueue: 1, MaxWait: time.Second, SignatureShare: tt.share})
+		if math.Abs(a.rest-tt.rest) > 1e-9 {
+			t.Errorf("SignatureShare %v: rest %v of each check's time, want %v", tt.share, a.rest, tt.rest)
+		}
+	}
 }
 
 // TestAdmissionOnlySignatures: with every slot taken and the line full, a
