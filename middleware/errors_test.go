@@ -62,6 +62,8 @@ func TestErrorCheck(t *testing.T) {
 		{"encoding", "a.b.c", middleware.CheckEncoding},
 		{"header not JSON", seg([]byte("{")) + ".e30.AA", middleware.CheckJSON},
 		{"claim type", r(nil, map[string]any{"sub": 1}), middleware.CheckJSON},
+		{"structure", e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(40))), middleware.CheckStructure},
+		{"too many audiences", r(nil, map[string]any{"aud": audiences(65)}), middleware.CheckStructure},
 		{"algorithm", r(map[string]any{"alg": "HS256"}, nil), middleware.CheckAlgorithm},
 		{"crit", r(map[string]any{"crit": []string{"exp"}}, nil), middleware.CheckCrit},
 		{"typ", r(map[string]any{"typ": "JWT"}, nil), middleware.CheckType},
