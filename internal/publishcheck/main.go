@@ -226,7 +226,11 @@ func (c *checker) check(root, version, readme string, keep, offline bool) (err e
 	if len(notCompiled) > 0 {
 		what += fmt.Sprintf(" (%d marked not compiled: %s)", len(notCompiled), strings.Join(notCompiled, "; "))
 	}
-	c.line("build", what, c.goCmd(user, append([]string{"build"}, patterns...)...), "")
+	buildErr := c.goCmd(user, append([]string{"build"}, patterns...)...)
+	if buildErr != nil && strings.Contains(buildErr.Error(), readme+":") && strings.Contains(buildErr.Error(), "undefined: ") {
+		buildErr = fmt.Errorf("%w\nhint: a %s block that uses names from the text declares them in a comment right before it,\n      <!-- snippet: func(mux *http.ServeMux, listProducts http.HandlerFunc) -->", buildErr, readme)
+	}
+	c.line("build", what, buildErr, "")
 
 	// 4. go install of each command at the version, outside any module.
 	for _, m := range mods {
