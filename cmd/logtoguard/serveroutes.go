@@ -213,6 +213,18 @@ func canonical(u *url.URL) bool {
 	if cleanPath(esc) != esc || cleanPath(u.Path) != u.Path {
 		return false
 	}
+	// The path as sent must be the one escaping of the path as read (hex
+	// digits in either case): a byte the URL syntax does not allow raw,
+	// such as a quote, makes EscapedPath re-escape the decoded path, and the
+	// checks below would judge that spelling, not the one the upstream gets
+	// ("/public%2F\"" is "/public/%22" re-escaped).
+	raw := u.RawPath
+	if raw == "" {
+		raw = u.Path
+	}
+	if !strings.EqualFold(esc, raw) {
+		return false
+	}
 	if strings.Count(esc, "/") != strings.Count(u.Path, "/") {
 		return false
 	}
