@@ -355,7 +355,7 @@ func TestUsage(t *testing.T) {
 }
 
 // allOK is the verify check list of an accepted token.
-const allOK = "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:ok"
+const allOK = "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:ok scopes:ok"
 
 func TestVerify(t *testing.T) {
 	iss := newIssuer(t)
@@ -422,7 +422,7 @@ func TestVerify(t *testing.T) {
 			token:  iss.M2MToken("inventory-sync", api, "read:products"),
 			extra:  []string{"--scope", "write:products"},
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:ok scopes:FAIL",
 			want: []string{
 				`FAIL +scopes +missing write:products$`,
 				` +the route requires write:products; the token grants read:products$`,
@@ -433,7 +433,7 @@ func TestVerify(t *testing.T) {
 			name:   "expired",
 			token:  iss.ExpiredToken("inventory-sync", api, "read:products"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:FAIL subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:FAIL subject:skip signature:skip scopes:skip",
 			want: []string{
 				`FAIL +lifetime +the token has expired$`,
 				` +expired at 2026-03-01 11:00:00 UTC \(1h ago\): get a new token$`,
@@ -444,7 +444,7 @@ func TestVerify(t *testing.T) {
 			name:   "opaque",
 			token:  iss.OpaqueToken(),
 			code:   exitInvalid,
-			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want: []string{
 				`FAIL +format +token is opaque, not a JWT: request the access token with resource=<your API identifier>$`,
 				`verdict +INVALID: an API configured like this refuses the token \(opaque token\)$`,
@@ -454,7 +454,7 @@ func TestVerify(t *testing.T) {
 			name:   "wrong audience",
 			token:  iss.WrongAudienceToken("inventory-sync"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL lifetime:skip subject:skip signature:skip scopes:skip",
 			want: []string{
 				`FAIL +audience +the token is for Logto's Management API, not this API`,
 				` +expected one of \[https://api\.example\.com\], received \[https://default\.logto\.app/api\]$`,
@@ -465,7 +465,7 @@ func TestVerify(t *testing.T) {
 			name:   "another API's audience",
 			token:  iss.M2MToken("inventory-sync", "https://billing.example.com", "read:invoices"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL lifetime:skip subject:skip signature:skip scopes:skip",
 			want: []string{
 				`FAIL +audience +the token's audience "https://billing\.example\.com" is not this API$`,
 				` +expected one of \[https://api\.example\.com\], received \[https://billing\.example\.com\]$`,
@@ -475,7 +475,7 @@ func TestVerify(t *testing.T) {
 			name:   "ID token",
 			token:  iss.IDToken("u_7f3k2", "spa-app"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:FAIL issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:FAIL issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want: []string{
 				`FAIL +type +the token is not an access token \(typ "JWT", want at\+jwt\)`,
 				` +its aud "spa-app" is an app's client ID, as in an ID token$`,
@@ -486,7 +486,7 @@ func TestVerify(t *testing.T) {
 			name:   "foreign key",
 			token:  iss.ForeignKeyToken("inventory-sync", api, "read:products"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:FAIL lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:FAIL scopes:skip",
 			want: []string{
 				`FAIL +signature +the token is signed with a key the issuer does not publish$`,
 				` +the JWKS publishes ` + kid + `$`,
@@ -497,14 +497,14 @@ func TestVerify(t *testing.T) {
 			name:   "untrusted issuer",
 			token:  mint(logtotest.Token{Issuer: "https://evil.example.com/oidc"}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:FAIL audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:FAIL audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +issuer +the token's issuer "https://evil\.example\.com/oidc" is not trusted by this API: if it is your Logto tenant on a custom domain, add it to the trusted issuers$`},
 		},
 		{
 			name:   "organization token refused",
 			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:FAIL lifetime:skip subject:skip signature:skip scopes:skip",
 		},
 		{
 			name:   "organization token accepted",
@@ -519,7 +519,7 @@ func TestVerify(t *testing.T) {
 			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
 			extra:  []string{"--org-tokens", "--scope", "invite:member"},
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:ok scopes:FAIL",
 			want: []string{`FAIL +scopes +an organization token is accepted only on routes for its organization$`,
 				`verdict +INVALID for this route: the token is valid, but the route refuses it \(organization mismatch\)$`},
 		},
@@ -528,21 +528,21 @@ func TestVerify(t *testing.T) {
 			token:  iss.OrganizationToken("u_7f3k2", "spa-app", "org_acme", "invite:member"),
 			extra:  []string{"--org-tokens", "--organization", "org_globex"},
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:ok scopes:FAIL",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:ok scopes:FAIL",
 			want:   []string{`FAIL +scopes +the token is not for organization "org_globex"$`},
 		},
 		{
 			name:   "encrypted",
 			token:  jwe(),
 			code:   exitInvalid,
-			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +format +encrypted tokens \(JWE\) are not accepted$`},
 		},
 		{
 			name:   "not a token",
 			token:  "abc.def.ghi",
 			code:   exitInvalid,
-			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +format +the token is malformed$`},
 		},
 		// The checks that the library reports as malformed tokens are placed
@@ -551,48 +551,48 @@ func TestVerify(t *testing.T) {
 			name:   "algorithm not allowed",
 			token:  mint(logtotest.Token{Header: map[string]any{"alg": "HS256"}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:FAIL type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:FAIL type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +algorithm +algorithm "HS256" is not allowed$`},
 		},
 		{
 			name:   "crit header",
 			token:  mint(logtotest.Token{Header: map[string]any{"crit": []string{"exp"}}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok header:FAIL type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok header:FAIL type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +header +the crit header is not supported$`},
 		},
 		{
 			name:   "no kid",
 			token:  mint(logtotest.Token{Header: map[string]any{"kid": nil}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok key id:FAIL issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok key id:FAIL issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +key id +the kid header is missing$`},
 		},
 		{
 			name:   "no exp",
 			token:  mint(logtotest.Token{Extra: map[string]any{"exp": nil}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:FAIL subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:FAIL subject:skip signature:skip scopes:skip",
 			want:   []string{`FAIL +lifetime +the exp claim is missing$`},
 		},
 		{
 			name:   "no sub",
 			token:  mint(logtotest.Token{Extra: map[string]any{"sub": nil}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:ok subject:FAIL scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:FAIL signature:skip scopes:skip",
 			want:   []string{`FAIL +subject +the sub claim is missing$`},
 		},
 		{
 			name:   "claim of the wrong type",
 			token:  mint(logtotest.Token{Extra: map[string]any{"exp": "tomorrow"}}),
 			code:   exitInvalid,
-			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip signature:skip lifetime:skip subject:skip scopes:skip",
+			checks: "keys:ok format:FAIL algorithm:skip type:skip issuer:skip audience:skip lifetime:skip subject:skip signature:skip scopes:skip",
 		},
 		{
 			name:   "issued in the future",
 			token:  mint(logtotest.Token{IssuedAt: t0.Add(10 * time.Minute)}),
 			code:   exitInvalid,
-			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:ok lifetime:FAIL subject:skip scopes:skip",
+			checks: "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:FAIL subject:skip signature:skip scopes:skip",
 			want:   []string{` +issued at 2026-03-01 12:10:00 UTC \(in 10m\): the clocks of this machine and Logto disagree$`},
 		},
 	}
@@ -616,7 +616,7 @@ func TestVerifyForgedSignature(t *testing.T) {
 	forged := token[:strings.LastIndexByte(token, '.')] + other[strings.LastIndexByte(other, '.'):]
 	r := cli(t, forged, "verify", "--endpoint", iss.Endpoint(), "--audience", api)
 	r.exit(t, exitInvalid)
-	r.wantChecks(t, "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok signature:FAIL lifetime:skip subject:skip scopes:skip")
+	r.wantChecks(t, "keys:ok format:ok algorithm:ok type:ok issuer:ok audience:ok lifetime:ok subject:ok signature:FAIL scopes:skip")
 	r.has(t, `FAIL +signature +the token's signature is invalid$`)
 }
 

@@ -28,14 +28,15 @@ type step int
 const (
 	stepFormat    step = iota // size, shape, base64url, JSON
 	stepAlgorithm             // alg in the allowlist
+	stepMembers               // no member twice (shown only when it fails)
 	stepCrit                  // no crit header (shown only when it fails)
 	stepType                  // typ at+jwt
 	stepKID                   // a kid header (shown only when it fails)
 	stepIssuer                // iss trusted
 	stepAudience              // aud is this API
-	stepSignature             // key by kid, signature
 	stepLifetime              // exp (required), iat, nbf
 	stepSubject               // sub present
+	stepSignature             // key by kid, signature
 	stepScopes                // the route's scope requirement
 	stepNone                  // nothing failed
 )
@@ -43,14 +44,15 @@ const (
 var stepNames = [...]string{
 	stepFormat:    "format",
 	stepAlgorithm: "algorithm",
+	stepMembers:   "members",
 	stepCrit:      "header",
 	stepType:      "type",
 	stepKID:       "key id",
 	stepIssuer:    "issuer",
 	stepAudience:  "audience",
-	stepSignature: "signature",
 	stepLifetime:  "lifetime",
 	stepSubject:   "subject",
+	stepSignature: "signature",
 	stepScopes:    "scopes",
 }
 
@@ -251,7 +253,7 @@ func (a *app) runVerify(f *verifyFlags, token string) int {
 	}
 
 	for s := stepFormat; s < stepNone; s++ {
-		if (s == stepCrit || s == stepKID) && s != failed {
+		if (s == stepMembers || s == stepCrit || s == stepKID) && s != failed {
 			continue // checks that are only worth a line when they fail
 		}
 		switch {
@@ -318,6 +320,8 @@ func failedStep(e *middleware.Error) step {
 	switch middleware.CheckOf(e) {
 	case middleware.CheckAlgorithm:
 		return stepAlgorithm
+	case middleware.CheckMembers:
+		return stepMembers
 	case middleware.CheckCrit:
 		return stepCrit
 	case middleware.CheckType:
@@ -337,7 +341,7 @@ func failedStep(e *middleware.Error) step {
 	case middleware.CheckScope, middleware.CheckOrganization, middleware.CheckClient:
 		return stepScopes
 	}
-	// size, characters, parts, encoding, structure, json, members.
+	// size, characters, parts, encoding, structure, json.
 	return stepFormat
 }
 
