@@ -83,7 +83,11 @@
 // its one request first); a client or bidirectional stream's handler runs,
 // but its first Receive returns the message only if the check passes, Send
 // refuses until then, and a stream whose check did not pass ends with the
-// refusal whatever the handler returns.
+// refusal whatever the handler returns. Only the first message names the
+// organization: messages after it are not checked again, so a handler that
+// acts on an organization named in a later message must compare it with
+// the one the stream was opened for (middleware.ClaimsFromContext and
+// Claims.Organization).
 //
 // A token that expires while its stream is open does not end the stream:
 // the check belongs to the opening. Keep streams shorter than your tokens'
