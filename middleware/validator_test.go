@@ -75,6 +75,8 @@ func TestNewConfig(t *testing.T) {
 		{"negative size", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api}, MaxTokenBytes: -1}, "negative"},
 		{"JWKS URL without an issuer, beside tenants", middleware.Config{JWKSURL: "https://t.logto.app/oidc/jwks", Audiences: []string{api},
 			Tenants: []middleware.Tenant{{Endpoint: "https://u.logto.app"}}}, "Endpoint or Issuers is required"},
+		{"negative admission queue", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api},
+			Admission: middleware.AdmissionConfig{MaxQueue: -1}}, "Admission"},
 		{"same issuer twice", middleware.Config{Endpoint: "https://t.logto.app", Audiences: []string{api},
 			Tenants: []middleware.Tenant{{Endpoint: "https://t.logto.app"}}}, "configured twice"},
 	}
