@@ -169,6 +169,11 @@ func TestStructureProblem(t *testing.T) {
 		{nested(maxDepth + 1), 1, "nests deeper than 32 levels"},
 		{`{"a":"` + strings.Repeat(`[`, 100) + `"}`, 1, ""},
 		{`{"a":"unterminated`, 1, ""},
+		// What follows an unterminated string is not scanned.
+		{`{"a":"` + strings.Repeat(`{`, maxDepth+1), 1, ""},
+		// A member after a nested value is at the top level again.
+		{`{"a":{},"b":[],"c":2}`, 2, "has more than 2 members"},
+		{`{` + strings.Repeat(`"a":[],`, maxDepth+1) + `"z":1}`, maxDepth + 2, ""},
 		{manyMembers(maxClaimMembers, ""), maxClaimMembers, ""},
 		{manyMembers(maxClaimMembers+1, ""), maxClaimMembers, "has more than 256 members"},
 	}
