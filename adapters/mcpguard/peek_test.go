@@ -80,7 +80,8 @@ func TestToolCalls(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", c.body, got, err, c.want)
 		}
 	}
-	for _, body := range []string{peekSeeds[2], peekSeeds[3], peekSeeds[5], peekSeeds[6], peekSeeds[10], peekSeeds[11], peekSeeds[13], peekSeeds[14], peekSeeds[15]} {
+	// An empty body, and one of white space only, are no request at all.
+	for _, body := range []string{"", " \r\n\t", peekSeeds[2], peekSeeds[3], peekSeeds[5], peekSeeds[6], peekSeeds[10], peekSeeds[11], peekSeeds[13], peekSeeds[14], peekSeeds[15]} {
 		if got, err := toolCalls([]byte(body)); !errors.Is(err, middleware.ErrInvalidRequest) {
 			t.Errorf("%s: got %q, %v; want invalid_request", body, got, err)
 		}
