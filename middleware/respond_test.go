@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/logtoguard/logtoguard/middleware"
@@ -101,4 +102,21 @@ func mustCompact(s string) string {
 	_ = json.Unmarshal([]byte(s), &v)
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestRejectDescription: an *Error that says nothing still gets a
+// description, and a long one is cut to 300 characters.
+func TestRejectDescription(t *testing.T) {
+	v, err := middleware.New(middleware.Config{Endpoint: "http://127.0.0.1:1", Audiences: []string{api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if r := v.Reject(&middleware.Error{}); r.Status != 401 || r.Error != "invalid_token" || r.Description != "invalid token" {
+		t.Errorf("an empty *Error: got %+v, want 401 invalid_token with the description %q", r, "invalid token")
+	}
+	long := strings.Repeat("a", 400)
+	if r := v.Reject(&middleware.Error{Kind: middleware.ErrMalformed, Description: long}); r.Description != long[:300] {
+		t.Errorf("a description of 400 characters became %d characters, want 300", len(r.Description))
+	}
 }
