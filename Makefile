@@ -123,9 +123,10 @@ generate:
 ## mutants: mutation testing of the code that decides who gets in
 ## (middleware, jwks, scopes and the adapters) with gremlins, pinned below and
 ## installed from the Go module proxy into bin/. It prints each package's
-## efficacy and every mutant that lived (scripts/mutants.sh). About an hour
-## on two cores, so not part of make test: RELEASING.md runs it before a
-## release. make mutants MUTANTS_PKGS=jwks tests one package.
+## efficacy and every mutant that lived (scripts/mutants.sh). One to two
+## hours on two shared cores (middleware alone about 50 minutes), so not part
+## of make test: RELEASING.md runs it before a release.
+## make mutants MUTANTS_PKGS=jwks tests one package.
 GREMLINS_VERSION := v0.6.0
 GREMLINS := $(CURDIR)/bin/gremlins-$(GREMLINS_VERSION)
 mutants: $(GREMLINS)

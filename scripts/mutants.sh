@@ -8,8 +8,9 @@
 # Usage: scripts/mutants.sh [package dir...] (default: $MUTANTS_PKGS)
 # Environment:
 #   GREMLINS                     the gremlins binary (make mutants installs bin/gremlins-<version>)
-#   MUTANTS_WORKERS              mutants tested at once (default 1: the tests of
-#                                one package already use every core)
+#   MUTANTS_WORKERS              mutants tested at once (default 2: a package's
+#                                tests run mostly one at a time, so two workers
+#                                keep two cores busy)
 #   MUTANTS_TIMEOUT_COEFFICIENT  a mutant's test run may take this many times
 #                                the unmutated run (default 10: a mutant's run
 #                                builds its package again, which for a small
@@ -36,7 +37,7 @@ if [ ! -x "$gremlins" ]; then
 	echo "gremlins not found: run make mutants, which installs it into bin/" >&2
 	exit 1
 fi
-workers=${MUTANTS_WORKERS:-1}
+workers=${MUTANTS_WORKERS:-2}
 coefficient=${MUTANTS_TIMEOUT_COEFFICIENT:-10}
 # gremlins times the unmutated run to set the mutants' timeout: a cached
 # test result would make that time, and so the timeout, next to nothing.
