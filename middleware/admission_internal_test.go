@@ -123,6 +123,23 @@ func TestAdmissionRestRatio(t *testing.T) {
 	}
 }
 
+// TestAdmissionHandOffToNoOne: a slot handed off after its rest, when the
+// line emptied meanwhile (the waiter gave up), goes back to the free ones.
+func TestAdmissionHandOffToNoOne(t *testing.T) {
+	a := newAdmission(AdmissionConfig{MaxConcurrent: 1, MaxQueue: 1, MaxWait: time.Hour, SignatureShare: 1})
+	if _, err := a.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.handOff() // the rest ended, and no one waits any more
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	release, err := a.acquire(ctx)
+	if err != nil {
+		t.Fatalf("the slot handed off to no one was lost: %v", err)
+	}
+	release()
+}
+
 // TestAdmissionOnlySignatures: with every slot taken and the line full, a
 // cached token and a token refused before its signature are answered at
 // once; a new genuine token is turned away with ErrOverloaded, reported to
