@@ -73,7 +73,7 @@ func (r Requirement) Validate() error {
 		}
 	}
 	if r.User && (r.M2M || len(r.AppIDs) > 0) {
-		return errors.New("middleware: requirement: User and M2M (or AppIDs) exclude each other")
+		return errors.New("middleware: requirement User: a requirement for users' tokens cannot also require M2M or AppIDs")
 	}
 	if strings.ContainsAny(r.Organization, "{}/ ") {
 		return fmt.Errorf("middleware: requirement Organization %q must be the bare name of a request value, such as \"org\"", r.Organization)

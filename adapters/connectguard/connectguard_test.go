@@ -391,7 +391,7 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"empty method", v, map[string]middleware.Requirement{"/shop.v1.Products/": {}}, nil, "not a full procedure name"},
 		{"three parts", v, map[string]middleware.Requirement{"/a/b/c": {}}, nil, "not a full procedure name"},
 		{"invalid requirement", v, map[string]middleware.Requirement{"/a.B/C": middleware.Scopes("")}, nil, "/a.B/C"},
-		{"user and m2m", v, map[string]middleware.Requirement{"/a.B/C": {User: true, M2M: true}}, nil, "exclude each other"},
+		{"user and m2m", v, map[string]middleware.Requirement{"/a.B/C": {User: true, M2M: true}}, nil, "cannot also require M2M or AppIDs"},
 		{"exempt and listed", v, map[string]middleware.Requirement{"/a.B/C": {}}, []connectguard.Option{connectguard.Exempt("/a.B/C")}, "both exempt and listed"},
 		{"bad exempt name", v, nil, []connectguard.Option{connectguard.Exempt("health")}, "not a full procedure name"},
 	}

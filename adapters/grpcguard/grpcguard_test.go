@@ -307,7 +307,7 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"no service", v, map[string]middleware.Requirement{"//List": ok}, nil, "not a full method name"},
 		{"three parts", v, map[string]middleware.Requirement{"/shop.v1.Products/List/x": ok}, nil, "not a full method name"},
 		{"bad requirement", v, map[string]middleware.Requirement{"/shop.v1.Products/List": {Scopes: []string{""}}}, nil, "not a valid value"},
-		{"user and m2m", v, map[string]middleware.Requirement{"/shop.v1.Products/List": {User: true, M2M: true}}, nil, "exclude each other"},
+		{"user and m2m", v, map[string]middleware.Requirement{"/shop.v1.Products/List": {User: true, M2M: true}}, nil, "cannot also require M2M or AppIDs"},
 		{"exempt and listed", v, map[string]middleware.Requirement{grpcguard.HealthCheckMethod: ok}, []grpcguard.Option{grpcguard.Exempt(grpcguard.HealthCheckMethod)}, "both exempt and listed"},
 		{"bad exemption", v, nil, []grpcguard.Option{grpcguard.Exempt("/grpc.health.v1.Health/")}, "not a full method name"},
 	}

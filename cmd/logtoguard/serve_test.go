@@ -499,7 +499,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"public with scopes", base + "routes:\n  - match: /p/\n    public: true\n    scopes: [a]\n", `routes[0] ("/p/").public: a public route requires nothing`},
 		{"empty scope", base + "routes:\n  - match: GET /a\n    scopes: [\"\"]\n", `routes[0] ("GET /a").scopes: "" is not a valid value`},
 		{"scope with a space", base + "routes:\n  - match: GET /a\n    any_scopes: [\"a b\"]\n", `routes[0] ("GET /a").any_scopes: "a b" is not a valid value`},
-		{"user and m2m", base + "routes:\n  - match: GET /a\n    user: true\n    m2m: true\n", `routes[0] ("GET /a").user: a route for users' tokens cannot also require m2m or app_ids`},
+		{"user and m2m", base + "routes:\n  - match: GET /a\n    user: true\n    m2m: true\n", `routes[0] ("GET /a").user: a requirement for users' tokens cannot also require M2M or AppIDs`},
 		{"default", base + "default: allow\n", `default: "allow" is not deny or authenticate`},
 		{"no audiences", "endpoint: https://t.logto.app\n", `audiences: required`},
 		{"no endpoint", "audiences: [https://api.example.com]\n", `endpoint: required`},

@@ -98,21 +98,27 @@ func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 // checked and named by its field in the file.
 func (r routeConfig) requirement() (middleware.Requirement, error) {
 	var req middleware.Requirement
-	for _, list := range []struct {
-		field  string
-		values []string
-	}{{"scopes", r.Scopes}, {"any_scopes", r.AnyScopes}, {"app_ids", r.AppIDs}} {
-		for _, s := range list.values {
-			if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-				return req, fmt.Errorf("%s: %q is not a valid value (no spaces, quotes or backslashes)", list.field, s)
-			}
-		}
-	}
 	if r.Public && (len(r.Scopes) > 0 || len(r.AnyScopes) > 0 || r.M2M || len(r.AppIDs) > 0 || r.User || r.Organization != "") {
 		return req, errors.New("public: a public route requires nothing: leave out scopes, any_scopes, organization, m2m, app_ids and user")
 	}
-	if r.User && (r.M2M || len(r.AppIDs) > 0) {
-		return req, errors.New("user: a route for users' tokens cannot also require m2m or app_ids")
+	// The library's own rules (middleware.Requirement.Validate), field by
+	// field, so that the error names the field of the file.
+	for _, f := range []struct {
+		field string
+		req   middleware.Requirement
+	}{
+		{"scopes", middleware.Requirement{Scopes: r.Scopes}},
+		{"any_scopes", middleware.Requirement{AnyScopes: r.AnyScopes}},
+		{"app_ids", middleware.Requirement{AppIDs: r.AppIDs}},
+		{"user", middleware.Requirement{User: r.User, M2M: r.M2M || len(r.AppIDs) > 0}},
+	} {
+		if err := f.req.Validate(); err != nil {
+			_, why, _ := strings.Cut(err.Error(), ": ")
+			if _, rest, ok := strings.Cut(why, ": "); ok && strings.HasPrefix(why, "requirement ") {
+				why = rest
+			}
+			return req, fmt.Errorf("%s: %s", f.field, why)
+		}
 	}
 	req = middleware.Requirement{Scopes: r.Scopes, AnyScopes: r.AnyScopes, M2M: r.M2M, AppIDs: r.AppIDs, User: r.User}
 	if r.Organization != "" {
