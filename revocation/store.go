@@ -1,0 +1,17 @@
+package revocation
+
+import "context"
+
+// Store holds revocations. It is small so that it can be put on anything:
+// [Memory] is the default, and a store shared by several replicas (Redis)
+// lives in a module of its own. Implementations are safe for concurrent use.
+type Store interface {
+	// Revoke records e. An error means it was not recorded (the entry is
+	// invalid, the store is full, its backend is down): a webhook must then
+	// not acknowledge the event (it answers 503, so Logto retries).
+	Revoke(ctx context.Context, e Entry) error
+	// Revoked reports the entry that refuses t, if any. It is on every
+	// request's path, after a cache hit too: it is local and fast, and
+	// never waits on a network.
+	Revoked(t Token) (Entry, bool)
+}
