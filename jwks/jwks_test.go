@@ -760,6 +760,56 @@ func TestWaitReadyAfterClose(t *testing.T) {
 	}
 }
 
+// TestCloseWhileWaitReady: a never-ready set closed while WaitReady waits
+// on it answers that WaitReady with ErrClosed, not nil as if keys were
+// loaded. The context tells the test when WaitReady reached its select (it
+// asks for Done there, after its check of a closed set), so Close comes
+// while it waits, every time.
+func TestCloseWhileWaitReady(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	s, err := New(context.Background(), Options{URL: down.URL + "/oidc/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &doneWatch{Context: context.Background(), asked: make(chan struct{})}
+	got := make(chan error, 1)
+	go func() { got <- s.WaitReady(ctx) }()
+	select {
+	case <-ctx.asked:
+	case <-time.After(10 * time.Second):
+		s.Close()
+		t.Fatal("WaitReady never waited")
+	}
+	s.Close()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("WaitReady of a set closed while it waited = %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitReady did not return after Close")
+	}
+	if s.Ready() {
+		t.Fatal("a set whose server never answered is Ready")
+	}
+}
+
+// doneWatch is a context that closes asked the first time its Done is
+// called.
+type doneWatch struct {
+	context.Context
+	once  sync.Once
+	asked chan struct{}
+}
+
+func (c *doneWatch) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.asked) })
+	return c.Context.Done()
+}
+
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	ks := newKeyServer(t, ecKey(t, elliptic.P384(), "k1"))
 	before := settledGoroutines()
