@@ -10,9 +10,10 @@ GOLANGCI_LINT := $(CURDIR)/bin/golangci-lint
 
 .PHONY: test deps proxies fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
 
-## test: everything CI runs: formatting, vet, lint, tests with -race, short fuzz
-## runs, and the publish check.
-test: deps proxies fmt vet lint coredeps gotest fuzz-short publish-check
+## test: everything CI runs: formatting, lint, vet, tests with -race, short
+## fuzz runs, and the publish check. The quick checks come first, so that a
+## finding fails the run in a minute rather than after the slow steps.
+test: fmt lint vet coredeps deps proxies gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -43,8 +44,11 @@ vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 ## lint: golangci-lint (.golangci.yml) in every module; zero findings.
+## --allow-parallel-runners: golangci-lint otherwise takes a lock in the
+## machine's temp directory and fails ("parallel golangci-lint is running")
+## when a run of another checkout holds it.
 lint: lint-tool
-	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(GOLANGCI_LINT) run ./...) || exit 1; done
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(GOLANGCI_LINT) run --allow-parallel-runners ./...) || exit 1; done
 
 lint-tool:
 	@if ! "$(GOLANGCI_LINT)" version 2>/dev/null | grep -q "version $(patsubst v%,%,$(GOLANGCI_LINT_VERSION)) "; then \
