@@ -8,10 +8,7 @@ import "net/http"
 // serves only the JWKS and the client_credentials grant of the token
 // endpoint. The issuer is the configured one; the URLs are on 127.0.0.1.
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
-	alg := "ES384"
-	if i.rsaBits != 0 {
-		alg = "RS256"
-	}
+	alg := i.keys.algorithm()
 	base := i.endpoint + "/oidc"
 	doc := map[string]any{
 		"issuer":                                i.issuer,

@@ -1,6 +1,7 @@
 package logtotest_test
 
 import (
+	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -271,4 +272,43 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	t.runCleanups()
 	os.Exit(code)
+}
+
+// A token from Logto's token exchange: the actor calls on behalf of the
+// user, and act names it.
+func ExampleIssuer_DelegatedToken() {
+	logto := logtotest.New(t)
+	token := logto.DelegatedToken("user-1", "support-agent", "helpdesk", api, "read:orders")
+
+	parsed, _, _ := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
+	c := parsed.Claims.(jwt.MapClaims)
+	fmt.Println(c["sub"], c["client_id"], c["act"])
+	// Output: user-1 helpdesk map[sub:support-agent]
+}
+
+// Logto signs with the algorithm of its key's curve.
+func ExampleWithCurve() {
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		logto := logtotest.New(t, logtotest.WithCurve(curve))
+		parsed, _, _ := jwt.NewParser().ParseUnverified(logto.M2MToken("inventory-sync", api), jwt.MapClaims{})
+		fmt.Println(curve.Params().Name, parsed.Header["alg"])
+	}
+	// Output:
+	// P-256 ES256
+	// P-384 ES384
+	// P-521 ES512
+}
+
+// A key that no issuer publishes, on the curve of a P-256 tenant, signs a
+// token that no JWKS verifies.
+func ExampleNewECKey() {
+	logto := logtotest.New(t, logtotest.WithCurve(elliptic.P256()))
+	key, err := logtotest.NewECKey(elliptic.P256())
+	if err != nil {
+		log.Fatal(err)
+	}
+	token := logto.Mint(logtotest.Token{Subject: "inventory-sync", ClientID: "inventory-sync", Audience: api, Key: key})
+	parsed, _, _ := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
+	fmt.Println(key.Algorithm(), parsed.Header["alg"], slices.Contains(logto.KIDs(), key.ID()))
+	// Output: ES256 ES256 false
 }

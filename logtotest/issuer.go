@@ -1,6 +1,7 @@
 package logtotest
 
 import (
+	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,7 @@ type Issuer struct {
 	endpoint string // http://127.0.0.1:port
 	issuer   string // the iss claim and the discovery issuer
 	now      func() time.Time
-	rsaBits  int // 0: EC P-384
+	keys     keySpec
 
 	srv       *httptest.Server
 	done      chan struct{} // closed by Close: ends JWKS delays
@@ -46,9 +47,9 @@ type Issuer struct {
 type Option func(*options)
 
 type options struct {
-	rsaBits int // 0: EC P-384
-	now     func() time.Time
-	issuer  *string
+	keys   keySpec
+	now    func() time.Time
+	issuer *string
 }
 
 // WithRSA makes the issuer sign RS256 with RSA keys, as a tenant does after a
@@ -61,7 +62,17 @@ func WithRSA() Option { return WithRSABits(defaultRSABits) }
 // WithRSABits is [WithRSA] with keys of the given size, such as 4096 to
 // measure verification with keys as large as Logto's. Sizes below 2048 bits
 // make [Start] fail: verifiers refuse such keys.
-func WithRSABits(bits int) Option { return func(o *options) { o.rsaBits = bits } }
+func WithRSABits(bits int) Option {
+	return func(o *options) { o.keys = keySpec{rsaBits: bits} }
+}
+
+// WithCurve makes the issuer sign with EC keys on curve, each with its
+// curve's algorithm as Logto does: P-256 ES256, P-384 ES384 (the default),
+// P-521 ES512. Rotations generate keys on the same curve. Another curve
+// makes [Start] fail.
+func WithCurve(curve elliptic.Curve) Option {
+	return func(o *options) { o.keys = keySpec{curve: curve} }
+}
 
 // WithClock sets the time used for iat and exp, such as a fake clock shared
 // with the verifier under test. Default time.Now.
@@ -102,16 +113,19 @@ func Start(opts ...Option) (*Issuer, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	if o.rsaBits != 0 && o.rsaBits < defaultRSABits {
-		return nil, fmt.Errorf("logtotest: WithRSABits(%d): RSA keys need at least %d bits", o.rsaBits, defaultRSABits)
+	if o.keys.rsaBits != 0 && o.keys.rsaBits < defaultRSABits {
+		return nil, fmt.Errorf("logtotest: WithRSABits(%d): RSA keys need at least %d bits", o.keys.rsaBits, defaultRSABits)
 	}
-	key, err := newKeyOfSize(o.rsaBits)
+	if _, _, ok := curveAlgorithm(o.keys.curve); o.keys.rsaBits == 0 && !ok {
+		return nil, fmt.Errorf("logtotest: WithCurve(%s): Logto signs with P-256, P-384 or P-521 keys only", curveName(o.keys.curve))
+	}
+	key, err := o.keys.generate()
 	if err != nil {
 		return nil, err
 	}
 	i := &Issuer{
 		now:              o.now,
-		rsaBits:          o.rsaBits,
+		keys:             o.keys,
 		done:             make(chan struct{}),
 		current:          key,
 		currentPublished: true,

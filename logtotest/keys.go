@@ -21,8 +21,9 @@ import (
 // faster.
 const defaultRSABits = 2048
 
-// Key is a signing key with its kid, as Logto keeps them: an EC P-384 key
-// that signs ES384 (Logto's default) or an RSA key that signs RS256. The kid
+// Key is a signing key with its kid, as Logto keeps them: an EC key that
+// signs with its curve's algorithm (P-384 ES384, Logto's default; P-256
+// ES256; P-521 ES512) or an RSA key that signs RS256. The kid
 // is the key's RFC 7638 SHA-256 thumbprint, as in Logto.
 //
 // Keys come from [NewKey], [Issuer.SigningKey] and key rotation. A Key that
@@ -40,26 +41,74 @@ type Key struct {
 // smaller size keeps tests fast and verifies the same way).
 func NewKey(rsa bool) (*Key, error) {
 	if rsa {
-		return newKeyOfSize(defaultRSABits)
+		return keySpec{rsaBits: defaultRSABits}.generate()
 	}
-	return newKeyOfSize(0)
+	return keySpec{}.generate()
 }
 
-// newKeyOfSize generates an RSA key of rsaBits bits, or an EC P-384 key when
-// rsaBits is 0.
-func newKeyOfSize(rsaBits int) (*Key, error) {
-	if rsaBits != 0 {
-		return newRSAKey(rsaBits)
+// NewECKey generates an EC key on curve (P-256, P-384 or P-521) that signs
+// with the curve's algorithm (ES256, ES384, ES512), as Logto signs with
+// the algorithm of its key's curve.
+func NewECKey(curve elliptic.Curve) (*Key, error) {
+	if _, _, ok := curveAlgorithm(curve); !ok {
+		return nil, fmt.Errorf("logtotest: NewECKey: no JWS algorithm for curve %v", curveName(curve))
 	}
-	return newECKey()
+	return keySpec{curve: curve}.generate()
 }
 
-func newECKey() (*Key, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+// keySpec is the kind of key an issuer generates: RSA of rsaBits bits, or
+// else EC on curve (P-384 when nil).
+type keySpec struct {
+	rsaBits int
+	curve   elliptic.Curve
+}
+
+// algorithm is the JWS algorithm keys of s sign with.
+func (s keySpec) algorithm() string {
+	if s.rsaBits != 0 {
+		return "RS256"
+	}
+	m, _, _ := curveAlgorithm(s.curve)
+	return m.Alg()
+}
+
+func (s keySpec) generate() (*Key, error) {
+	if s.rsaBits != 0 {
+		return newRSAKey(s.rsaBits)
+	}
+	return newECKey(s.curve)
+}
+
+// curveAlgorithm returns the signing method of curve (nil: P-384).
+func curveAlgorithm(curve elliptic.Curve) (jwt.SigningMethod, jwkset.ALG, bool) {
+	switch curve {
+	case nil, elliptic.P384():
+		return jwt.SigningMethodES384, jwkset.AlgES384, true
+	case elliptic.P256():
+		return jwt.SigningMethodES256, jwkset.AlgES256, true
+	case elliptic.P521():
+		return jwt.SigningMethodES512, jwkset.AlgES512, true
+	}
+	return nil, "", false
+}
+
+func curveName(curve elliptic.Curve) string {
+	if curve == nil {
+		return "<nil>"
+	}
+	return curve.Params().Name
+}
+
+func newECKey(curve elliptic.Curve) (*Key, error) {
+	if curve == nil {
+		curve = elliptic.P384()
+	}
+	method, alg, _ := curveAlgorithm(curve)
+	priv, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("logtotest: generating an EC P-384 key: %w", err)
+		return nil, fmt.Errorf("logtotest: generating an EC %s key: %w", curveName(curve), err)
 	}
-	return newKey(priv, &priv.PublicKey, jwt.SigningMethodES384, jwkset.AlgES384)
+	return newKey(priv, &priv.PublicKey, method, alg)
 }
 
 func newRSAKey(bits int) (*Key, error) {
@@ -95,7 +144,8 @@ func newKey(priv crypto.Signer, pub any, method jwt.SigningMethod, alg jwkset.AL
 // base64url without padding.
 func (k *Key) ID() string { return k.kid }
 
-// Algorithm returns the JWS algorithm the key signs with: ES384 or RS256.
+// Algorithm returns the JWS algorithm the key signs with: ES256, ES384,
+// ES512 or RS256.
 func (k *Key) Algorithm() string { return k.method.Alg() }
 
 // thumbprint computes the RFC 7638 JWK thumbprint with SHA-256: the hash of
@@ -125,8 +175,8 @@ func thumbprint(jwk jwkset.JWKMarshal) (string, error) {
 
 // mustNewKey generates a key for rotation, where a failure (which crypto/rand
 // does not produce) cannot be returned.
-func mustNewKey(rsaBits int) *Key {
-	k, err := newKeyOfSize(rsaBits)
+func mustNewKey(spec keySpec) *Key {
+	k, err := spec.generate()
 	if err != nil {
 		panic(err)
 	}
@@ -146,7 +196,7 @@ func (i *Issuer) SigningKey() *Key {
 // [Issuer.StageRotation], are dropped from the JWKS at once, so tokens they
 // signed stop verifying once a verifier refreshes its keys.
 func (i *Issuer) RotateKeys() {
-	k := mustNewKey(i.rsaBits)
+	k := mustNewKey(i.keys)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.current, i.currentPublished = k, true
@@ -157,7 +207,7 @@ func (i *Issuer) RotateKeys() {
 // is published in the JWKS but signs nothing yet. [Issuer.CompleteRotation]
 // starts signing with it. Staging again replaces the staged key.
 func (i *Issuer) StageRotation() {
-	k := mustNewKey(i.rsaBits)
+	k := mustNewKey(i.keys)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.next = k
@@ -174,14 +224,14 @@ func (i *Issuer) CompleteRotation() {
 	i.mu.Unlock()
 	var fresh *Key
 	if !staged {
-		fresh = mustNewKey(i.rsaBits) // outside the lock: RSA takes a while
+		fresh = mustNewKey(i.keys) // outside the lock: RSA takes a while
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	next := i.next
 	if next == nil {
 		if fresh == nil { // unstaged meanwhile by a concurrent call
-			fresh = mustNewKey(i.rsaBits)
+			fresh = mustNewKey(i.keys)
 		}
 		next = fresh
 	}
@@ -247,7 +297,7 @@ func (i *Issuer) foreignKey() *Key {
 	if k != nil {
 		return k
 	}
-	k = mustNewKey(i.rsaBits)
+	k = mustNewKey(i.keys)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.foreign == nil {

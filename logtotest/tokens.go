@@ -39,6 +39,10 @@ type Token struct {
 	// OrganizationID is the organization_id claim, which Logto adds to
 	// tokens for organization-level API resources. Left out when empty.
 	OrganizationID string
+	// Actor makes the token a delegated (or impersonation) token, as
+	// Logto's token exchange issues it: act is {"sub": Actor}, the actor
+	// that calls on behalf of Subject. Left out when empty.
+	Actor string
 	// Issuer is the iss claim. Default [Issuer.Issuer].
 	Issuer string
 	// IssuedAt is the iat claim. Default: now, by the clock of [WithClock].
@@ -61,7 +65,7 @@ type Token struct {
 // Mint returns a signed JWT access token shaped exactly like Logto's, for
 // what spec describes. The header is {"alg":"ES384"|"RS256","typ":"at+jwt",
 // "kid":<thumbprint>}; the claims are jti, sub, iat, exp, scope, client_id,
-// iss, aud, and organization_id when set, and never nbf. Mint panics if the
+// iss, aud, and organization_id and act when set, and never nbf. Mint panics if the
 // token cannot be encoded, such as when Extra holds a value that JSON cannot
 // represent.
 func (i *Issuer) Mint(spec Token) string {
@@ -102,6 +106,9 @@ func (i *Issuer) Mint(spec Token) string {
 	}
 	if spec.OrganizationID != "" {
 		claims["organization_id"] = spec.OrganizationID
+	}
+	if spec.Actor != "" {
+		claims["act"] = map[string]any{"sub": spec.Actor}
 	}
 	setOrDelete(claims, spec.Extra)
 
@@ -162,6 +169,15 @@ func (i *Issuer) M2MToken(appID, resource string, scopes ...string) string {
 // resource's, else [DefaultTTL].
 func (i *Issuer) UserToken(userID, clientID, resource string, scopes ...string) string {
 	return i.Mint(Token{Subject: userID, ClientID: clientID, Audience: resource, Scopes: scopes, TTL: i.resourceTTL(resource)})
+}
+
+// DelegatedToken returns the token that Logto's token exchange issues when
+// the app clientID presents userID's subject token with actorID's actor
+// token, for the API resource: sub is userID, client_id is clientID, and
+// act is {"sub": actorID}, the actor that calls on behalf of the user. The
+// lifetime is the resource's, else [DefaultTTL].
+func (i *Issuer) DelegatedToken(userID, actorID, clientID, resource string, scopes ...string) string {
+	return i.Mint(Token{Subject: userID, ClientID: clientID, Actor: actorID, Audience: resource, Scopes: scopes, TTL: i.resourceTTL(resource)})
 }
 
 // OrganizationToken returns an organization token: the token Logto issues

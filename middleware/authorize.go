@@ -18,6 +18,7 @@ import (
 //	middleware.Scopes("read:products")
 //	middleware.Requirement{Organization: "org", Scopes: []string{"read:products"}}
 //	middleware.Requirement{M2M: true, AppIDs: []string{"inventory-sync"}}
+//	middleware.Requirement{NoDelegation: true, Clients: []string{"web-app"}}
 type Requirement struct {
 	// Scopes the token must all hold (the scope claim).
 	Scopes []string
@@ -33,6 +34,21 @@ type Requirement struct {
 	AppIDs []string
 	// User admits only tokens issued on behalf of a user.
 	User bool
+
+	// Clients, when set, admits only tokens whose client_id is listed:
+	// users' tokens and machine-to-machine tokens alike, delegated or not
+	// (the allow-list Logto's token exchange guide recommends to an API
+	// that receives delegated calls). Values are compared exactly, byte for
+	// byte: a URL client ID must be listed as the token carries it.
+	Clients []string
+	// NoDelegation refuses delegated and impersonation tokens (those with
+	// an act claim, see [Claims.Actor]): for a route that wants the
+	// subject's own hand, such as a payment or deleting an account.
+	NoDelegation bool
+	// Actors, when set, admits a delegated token only when its actor
+	// (act.sub) is listed. The subject's own tokens, which have no actor,
+	// are not affected; with NoDelegation it would be a contradiction.
+	Actors []string
 
 	// Organization names the request value that says which organization the
 	// request addresses: a path wildcard such as "org" for a route
@@ -58,14 +74,15 @@ type Requirement struct {
 func Scopes(scopes ...string) Requirement { return Requirement{Scopes: scopes} }
 
 // Validate reports a requirement that no token could meet or that is
-// spelled wrongly: an empty scope or App ID, M2M or AppIDs together with
-// User, an organization name with braces or slashes. Adapters call it when a
+// spelled wrongly: an empty scope, App ID, client or actor, M2M or AppIDs
+// together with User, Actors together with NoDelegation, an organization
+// name with braces or slashes. Adapters call it when a
 // route is built, so a mistake fails at start-up.
 func (r Requirement) Validate() error {
 	for _, list := range []struct {
 		field  string
 		values []string
-	}{{"Scopes", r.Scopes}, {"AnyScopes", r.AnyScopes}, {"AppIDs", r.AppIDs}} {
+	}{{"Scopes", r.Scopes}, {"AnyScopes", r.AnyScopes}, {"AppIDs", r.AppIDs}, {"Clients", r.Clients}, {"Actors", r.Actors}} {
 		for _, s := range list.values {
 			if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
 				return fmt.Errorf("middleware: requirement %s: %q is not a valid value", list.field, s)
@@ -74,6 +91,9 @@ func (r Requirement) Validate() error {
 	}
 	if r.User && (r.M2M || len(r.AppIDs) > 0) {
 		return errors.New("middleware: requirement User: a requirement for users' tokens cannot also require M2M or AppIDs")
+	}
+	if r.NoDelegation && len(r.Actors) > 0 {
+		return errors.New("middleware: requirement NoDelegation: a requirement that refuses delegated tokens cannot also list their Actors")
 	}
 	if strings.ContainsAny(r.Organization, "{}/ ") {
 		return fmt.Errorf("middleware: requirement Organization %q must be the bare name of a request value, such as \"org\"", r.Organization)
@@ -94,7 +114,7 @@ func (r Requirement) MustValidate() Requirement {
 // Authorize checks that the claims c of a verified token meet req. value
 // resolves the request values a requirement names ([Requirement.Organization]);
 // it may be nil when req names none. The checks run in this order: the
-// caller (M2M, AppIDs, User), the organization, the organization-token rule
+// caller (M2M, AppIDs, User, Clients, NoDelegation, Actors), the organization, the organization-token rule
 // (an organization token only where req names an organization), the
 // scopes, then Check.
 //
@@ -134,7 +154,8 @@ func Authorize(c *Claims, req Requirement, value func(name string) string) error
 	return nil
 }
 
-// authorizeCaller applies M2M, AppIDs and User.
+// authorizeCaller applies M2M, AppIDs, User, Clients, NoDelegation and
+// Actors.
 func authorizeCaller(c *Claims, req Requirement) error {
 	if req.User && c.IsM2M() {
 		return newError(ErrClient, "this route accepts users' tokens only")
@@ -144,6 +165,17 @@ func authorizeCaller(c *Claims, req Requirement) error {
 	}
 	if len(req.AppIDs) > 0 && !slices.Contains(req.AppIDs, c.ClientID) {
 		return newError(ErrClient, "the app "+quote(c.ClientID)+" may not use this route")
+	}
+	if len(req.Clients) > 0 && !slices.Contains(req.Clients, c.ClientID) {
+		return newError(ErrClient, "the client "+quote(c.ClientID)+" may not use this route")
+	}
+	if c.IsDelegated() {
+		if req.NoDelegation {
+			return newError(ErrClient, "this route accepts only the subject's own tokens, not one acting for it (act "+quote(c.Actor)+")")
+		}
+		if len(req.Actors) > 0 && !slices.Contains(req.Actors, c.Actor) {
+			return newError(ErrClient, "the actor "+quote(c.Actor)+" may not act for others on this route")
+		}
 	}
 	return nil
 }

@@ -19,7 +19,9 @@ type Claims struct {
 	Subject string
 	// Audience (aud): the API identifiers the token was issued for.
 	Audience []string
-	// ClientID (client_id): the application that requested the token.
+	// ClientID (client_id): the application that requested the token: a
+	// Logto App ID, or for an MCP client registered by a Client ID Metadata
+	// Document an HTTPS URL of up to 2,048 characters.
 	ClientID string
 	// Scopes granted (the scope claim, split on spaces); nil when none.
 	Scopes []string
@@ -27,6 +29,11 @@ type Claims struct {
 	// empty otherwise. For organization tokens (aud
 	// urn:logto:organization:<id>) see [Claims.Organization].
 	OrganizationID string
+	// Actor (act.sub) of a delegated or impersonation token, one that
+	// Logto's token exchange issued: the actor makes the call on behalf of
+	// Subject. Empty for the subject's own token. A prior actor (an act
+	// nested in act) is left to [Claims.Decode].
+	Actor string
 	// IssuedAt (iat); zero when absent.
 	IssuedAt time.Time
 	// ExpiresAt (exp).
@@ -42,8 +49,17 @@ type Claims struct {
 
 // IsM2M reports whether the token was issued to a machine-to-machine app by
 // the client-credentials grant: Logto marks it only by sub == client_id,
-// both being the App ID.
-func (c *Claims) IsM2M() bool { return c.Subject != "" && c.Subject == c.ClientID }
+// both being the App ID. A URL client ID (a Client ID Metadata Document)
+// is never an App ID: [Validator.Verify] refuses a token whose sub equals
+// one, and IsM2M is false for it.
+func (c *Claims) IsM2M() bool {
+	return c.Subject != "" && c.Subject == c.ClientID && !isURLClientID(c.ClientID)
+}
+
+// IsDelegated reports whether the token was issued by token exchange to
+// an actor acting on behalf of the subject (an act claim, see
+// [Claims.Actor]): a delegated or impersonation token.
+func (c *Claims) IsDelegated() bool { return c.Actor != "" }
 
 // AppID returns the App ID of a machine-to-machine caller and true, or ""
 // and false for a user's token.
@@ -93,7 +109,7 @@ func (c *Claims) Organization() (string, bool) {
 }
 
 // Decode unmarshals all claims of the token into v, for custom claims added
-// by a Logto custom JWT script (or act, for impersonation):
+// by a Logto custom JWT script (or the whole act chain of a delegated token):
 //
 //	var extra struct{ Roles []string `json:"roles"` }
 //	err := claims.Decode(&extra)

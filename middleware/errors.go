@@ -196,6 +196,9 @@ const (
 	CheckNbf
 	// CheckSub: sub is missing or empty.
 	CheckSub
+	// CheckAct: act (a delegated token's actor) is not an object whose sub
+	// is a non-empty string.
+	CheckAct
 	// CheckScope: a scope the route requires is missing.
 	CheckScope
 	// CheckOrganization: the token is not for the organization the route
@@ -230,6 +233,7 @@ var checkNames = [numChecks]string{
 	CheckIat:          "iat",
 	CheckNbf:          "nbf",
 	CheckSub:          "sub",
+	CheckAct:          "act",
 	CheckScope:        "scope",
 	CheckOrganization: "organization",
 	CheckClient:       "client",

@@ -129,6 +129,27 @@ func ExampleAuthorize_m2m() {
 	// <nil>
 }
 
+func ExampleAuthorize_delegation() {
+	// A token from Logto's token exchange: the support agent acts for the
+	// user, through the helpdesk app.
+	delegated := &middleware.Claims{Subject: "user-1", ClientID: "helpdesk", Actor: "support-agent"}
+	own := &middleware.Claims{Subject: "user-1", ClientID: "web"}
+
+	// A payment wants the user's own hand.
+	payment := middleware.Requirement{NoDelegation: true}
+	fmt.Println(middleware.Authorize(own, payment, nil))
+	fmt.Println(middleware.Authorize(delegated, payment, nil))
+
+	// Reading orders admits listed apps, and of delegated calls only
+	// those of listed actors.
+	orders := middleware.Requirement{Clients: []string{"web", "helpdesk"}, Actors: []string{"support-agent"}}
+	fmt.Println(middleware.Authorize(delegated, orders, nil))
+	// Output:
+	// <nil>
+	// middleware: client not allowed: this route accepts only the subject's own tokens, not one acting for it (act "support-agent")
+	// <nil>
+}
+
 func ExampleWithClaims() {
 	// A handler test without a token: put claims in the context directly.
 	handler := func(w http.ResponseWriter, r *http.Request) {

@@ -12,7 +12,7 @@ import (
 // object members to struct fields case-insensitively (with Unicode simple
 // folding), so "AUD" or "ſub" would be read as aud or sub: members that
 // fold to one of these names but are not exactly it are refused.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "organization_id"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "organization_id", "act"}
 
 // Bounds on the shape of a token's header and claims, checked by
 // structureProblem before any JSON decoding. Logto's header has 3 members

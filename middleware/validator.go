@@ -327,6 +327,7 @@ type tokenClaims struct {
 	Scope          string      `json:"scope"`
 	ClientID       string      `json:"client_id"`
 	OrganizationID string      `json:"organization_id"`
+	Act            actClaim    `json:"act"`
 }
 
 // decode decodes the header and the claims once each. Before the JSON
@@ -411,6 +412,16 @@ func (v *Validator) checkUnverified(u *unverified, now time.Time) *Error {
 	if tc.Subject == "" {
 		return fail(CheckSub, ErrMalformed, "the sub claim is missing")
 	}
+	if tc.Subject == tc.ClientID && isURLClientID(tc.ClientID) {
+		// sub == client_id marks a machine-to-machine token, and Logto
+		// gives those only to apps with an App ID: a URL client ID (a
+		// Client ID Metadata Document) names a public client, which has
+		// no client credentials grant, and no Logto user ID is a URL.
+		return fail(CheckSub, ErrMalformed, "the sub claim equals a URL client_id, which Logto never issues")
+	}
+	if p := tc.Act.problem; tc.Act.present && p != "" {
+		return fail(CheckAct, ErrMalformed, "the token's act claim "+p)
+	}
 	return nil
 }
 
@@ -490,6 +501,7 @@ func (v *Validator) verifySignature(ctx context.Context, u *unverified) (*Claims
 		ClientID:       tc.ClientID,
 		Scopes:         scopes.Parse(tc.Scope),
 		OrganizationID: tc.OrganizationID,
+		Actor:          tc.Act.sub,
 		ExpiresAt:      tc.ExpiresAt.time(),
 		IssuedAt:       tc.IssuedAt.time(),
 		JWTID:          tc.ID,
@@ -605,6 +617,9 @@ func (v *Validator) rejected(err error, u *unverified) {
 		// Unverified text: capped, and quoted by the handler as it needs.
 		attrs = append(attrs, slog.String("iss", capText(u.claims.Issuer, 200)), slog.String("sub", capText(u.claims.Subject, 100)),
 			slog.String("client_id", capText(u.claims.ClientID, 100)), slog.String("kid", capText(u.header.Kid.s, 100)))
+		if u.claims.Act.sub != "" {
+			attrs = append(attrs, slog.String("act", capText(u.claims.Act.sub, 100)))
+		}
 	}
 	v.cfg.Logger.LogAttrs(ctx, level, "logtoguard: token rejected", attrs...)
 }
