@@ -6,6 +6,7 @@
 //	logtoguard inspect [TOKEN|-]
 //	logtoguard verify --endpoint URL --audience API [flags] [TOKEN|-]
 //	logtoguard serve --config FILE
+//	logtoguard version
 //	logtoguard help
 //
 // inspect decodes a token without verifying it and says what it is: an

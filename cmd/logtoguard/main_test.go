@@ -315,7 +315,7 @@ func TestUsage(t *testing.T) {
 		args  []string
 		want  string // the one line on stderr
 	}{
-		{"unknown command", "", []string{"decode"}, `logtoguard: unknown command "decode" (want inspect, verify, serve or help) (see logtoguard help)`},
+		{"unknown command", "", []string{"decode"}, `logtoguard: unknown command "decode" (want inspect, verify, serve, version or help) (see logtoguard help)`},
 		{"two tokens", "", []string{"inspect", "a", "b"}, `logtoguard inspect: expected one token, got 2 arguments (see logtoguard help)`},
 		{"empty stdin", " \n", []string{"inspect"}, `logtoguard inspect: no token: the input is empty (see logtoguard help)`},
 		{"unknown flag", "", []string{"inspect", "--verify", "x"}, `logtoguard inspect: flag provided but not defined: -verify (see logtoguard help)`},
@@ -736,6 +736,8 @@ func TestBinary(t *testing.T) {
 		{"inspect", "Bearer " + token, []string{"inspect"}, 0, "caller        machine-to-machine app inventory-sync (sub == client_id)", ""},
 		{"inspect garbage", "not a token", []string{"inspect"}, 1, "kind          not a token", ""},
 		{"help", "", []string{"help"}, 0, "Usage:", ""},
+		{"version", "", []string{"version"}, 0, "logtoguard (devel) (github.com/logtoguard/logtoguard/cmd/logtoguard), built with go1.", ""},
+		{"--version", "", []string{"--version"}, 0, "logtoguard (devel) (github.com/logtoguard/logtoguard/cmd/logtoguard), built with go1.", ""},
 		{"no arguments", "", nil, 2, "", "Usage:"},
 		{"bad usage", "", []string{"verify", "--audience", api, token}, 2, "", "logtoguard verify: --endpoint is required"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -55,6 +56,10 @@ Usage:
       Run the decision service that lets nginx, Caddy, Traefik or Envoy
       protect any API (logtoguard serve --help for its flags).
 
+  logtoguard version
+      The version of this binary (also --version), from its build
+      information: the module version for go install ...@VERSION.
+
   logtoguard help
       This text.
 
@@ -94,8 +99,14 @@ func (a *app) run(args []string) int {
 		return a.verify(rest)
 	case "serve":
 		return a.serve(rest)
+	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			return a.usageError("version", "takes no arguments")
+		}
+		fmt.Fprintln(a.stdout, version(debug.ReadBuildInfo()))
+		return exitOK
 	default:
-		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify, serve or help)", cmd))
+		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify, serve, version or help)", cmd))
 	}
 }
 

@@ -242,9 +242,14 @@ func (c *checker) check(root, version, readme string, keep, offline bool) (err e
 			bin := filepath.Join(gobin, filepath.Base(m.Path))
 			if out, runErr := exec.Command(bin, "help").CombinedOutput(); runErr != nil {
 				err = fmt.Errorf("%s help: %v\n%s", bin, runErr, out)
+			} else if out, runErr := exec.Command(bin, "version").CombinedOutput(); runErr != nil {
+				err = fmt.Errorf("%s version: %v\n%s", bin, runErr, out)
+			} else if !strings.Contains(string(out), " "+c.version+" ") {
+				// go install users must see the version they installed.
+				err = fmt.Errorf("%s version printed %q, which does not name %s", bin, strings.TrimSpace(string(out)), c.version)
 			}
 		}
-		c.line("install", m.Path+"@"+c.version, err, "then ran it")
+		c.line("install", m.Path+"@"+c.version, err, "then ran help and version")
 	}
 	return nil
 }
