@@ -2,20 +2,22 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
+	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/serve"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0 // inspect: described; verify: the token is valid
-	exitInvalid = 1 // verify: the token is refused; inspect: the input is not a token
-	exitUsage   = 2 // bad usage, or the keys could not be loaded
+	exitOK      = command.ExitOK
+	exitInvalid = command.ExitInvalid
+	exitUsage   = command.ExitUsage
 )
 
 // maxInput bounds what is read from standard input: far above any token.
@@ -98,7 +100,7 @@ func (a *app) run(args []string) int {
 	case "verify":
 		return a.verify(rest)
 	case "serve":
-		return a.serve(rest)
+		return serve.Run(rest, a.stdout, a.stderr)
 	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			return a.usageError("version", "takes no arguments")
@@ -111,48 +113,15 @@ func (a *app) run(args []string) int {
 }
 
 // usageError prints a one-line error and returns exitUsage.
-func (a *app) usageError(cmd, msg string) int {
-	prefix := "logtoguard"
-	if cmd != "" {
-		prefix += " " + cmd
-	}
-	fmt.Fprintf(a.stderr, "%s: %s (see logtoguard help)\n", prefix, msg)
-	return exitUsage
-}
+func (a *app) usageError(cmd, msg string) int { return command.UsageError(a.stderr, cmd, msg) }
 
-// parseFlags parses args with fs, allowing flags after the positional
-// arguments (logtoguard verify TOKEN --audience X), and returns the
-// positional ones. "-" is positional.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// newFlagSet returns a flag set that reports errors in one line instead of
-// printing the flag defaults.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// flagError makes the flag package's message read as one line.
-func flagError(err error) string {
-	if errors.Is(err, flag.ErrHelp) {
-		return "help requested"
-	}
-	return err.Error()
-}
+// parseFlags, newFlagSet and flagError are the commands' shared flag
+// handling.
+var (
+	parseFlags = command.ParseFlags
+	newFlagSet = command.NewFlagSet
+	flagError  = command.FlagError
+)
 
 // readToken returns the token from the positional arguments or standard
 // input, without surrounding space, quotes, "Authorization:" or "Bearer ".

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -134,12 +134,12 @@ func typeMessage(msg string) string {
 		return msg
 	}
 	names := map[string]string{
-		"bool":               "true or false",
-		"string":             "a string",
-		"[]string":           "a list of strings",
-		"[]main.routeConfig": "a list of routes",
-		"main.routeConfig":   "a route (a mapping with match and its requirement)",
-		"main.serveConfig":   "a mapping of settings",
+		"bool":                "true or false",
+		"string":              "a string",
+		"[]string":            "a list of strings",
+		"[]serve.routeConfig": "a list of routes",
+		"serve.routeConfig":   "a route (a mapping with match and its requirement)",
+		"serve.serveConfig":   "a mapping of settings",
 	}
 	if n, ok := names[want]; ok {
 		want = n

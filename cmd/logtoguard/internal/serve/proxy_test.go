@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package serve
 
 import (
 	"encoding/json"
@@ -25,8 +25,8 @@ import (
 // The shipped proxy configurations, and what the tests replace in them: the
 // ports, nothing else.
 const (
-	nginxConfig = "../../deploy/nginx/logtoguard.conf"
-	caddyConfig = "../../deploy/caddy/Caddyfile"
+	nginxConfig = "../../../../deploy/nginx/logtoguard.conf"
+	caddyConfig = "../../../../deploy/caddy/Caddyfile"
 
 	shippedGuard    = "127.0.0.1:9090"
 	shippedUpstream = "127.0.0.1:8080"

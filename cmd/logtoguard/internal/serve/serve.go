@@ -1,4 +1,11 @@
-package main
+// Package serve is `logtoguard serve`: a decision service for a reverse
+// proxy (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth, Envoy
+// ext_authz over HTTP and gRPC). It reads the original request a proxy
+// forwards (forwarded), matches it against the routes of a YAML file
+// (routes.match), runs the token through the library's validator and the
+// route's requirement (gateway.decide), and answers 200 with the X-Logto-*
+// identity headers or the library's refusal.
+package serve
 
 import (
 	"context"
@@ -20,6 +27,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 
+	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
 	"github.com/logtoguard/logtoguard/middleware"
 )
 
@@ -66,51 +74,53 @@ const defaultDrain = 10 * time.Second
 // the decisions that started with it.
 const retireAfter = time.Minute
 
-func (a *app) serve(args []string) int {
-	fs := newFlagSet("serve")
+// Run is the command `logtoguard serve` with its arguments (after "serve")
+// and output streams; it returns the process's exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	fs := command.NewFlagSet("serve")
 	config := fs.String("config", os.Getenv("LOGTOGUARD_CONFIG"), "")
 	check := fs.Bool("check", false, "")
 	drain := fs.Duration("drain", defaultDrain, "")
 	verbose := fs.Bool("v", false, "")
-	pos, err := parseFlags(fs, args)
+	pos, err := command.ParseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(a.stdout, serveUsage)
-		return exitOK
+		fmt.Fprint(stdout, serveUsage)
+		return command.ExitOK
 	}
 	switch {
 	case err != nil:
-		return a.usageError("serve", flagError(err))
+		return command.UsageError(stderr, "serve", command.FlagError(err))
 	case len(pos) > 0:
-		return a.usageError("serve", fmt.Sprintf("unexpected argument %q", pos[0]))
+		return command.UsageError(stderr, "serve", fmt.Sprintf("unexpected argument %q", pos[0]))
 	case *config == "":
-		return a.usageError("serve", "--config FILE is required (or LOGTOGUARD_CONFIG)")
+		return command.UsageError(stderr, "serve", "--config FILE is required (or LOGTOGUARD_CONFIG)")
 	case *drain <= 0:
-		return a.usageError("serve", "--drain must be positive")
+		return command.UsageError(stderr, "serve", "--drain must be positive")
 	}
 	cfg, err := loadConfig(*config)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "logtoguard serve: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "logtoguard serve: %v\n", err)
+		return command.ExitUsage
 	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	s := newServer(log)
 	if err := s.load(cfg); err != nil {
-		fmt.Fprintf(a.stderr, "logtoguard serve: config %s: %v\n", *config, err)
-		return exitUsage
+		fmt.Fprintf(stderr, "logtoguard serve: config %s: %v\n", *config, err)
+		return command.ExitUsage
 	}
 	if *check {
 		s.close()
-		fmt.Fprintf(a.stdout, "%s: ok\n", *config)
-		return exitOK
+		fmt.Fprintf(stdout, "%s: ok\n", *config)
+		return command.ExitOK
 	}
 	if err := s.listen(); err != nil {
 		s.close()
-		fmt.Fprintf(a.stderr, "logtoguard serve: %v\n", err)
-		return exitInvalid
+		fmt.Fprintf(stderr, "logtoguard serve: %v\n", err)
+		return command.ExitInvalid
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -280,7 +290,7 @@ func (s *server) run(config string, sigs <-chan os.Signal, drain time.Duration) 
 	} else {
 		s.log.Info("logtoguard serve: stopped")
 	}
-	return exitOK
+	return command.ExitOK
 }
 
 // shutdown stops accepting, waits for the requests in flight (until ctx

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
 )
@@ -132,6 +133,27 @@ func startGuard(t testing.TB, config string) *testGuard {
 		t.Fatalf("WaitReady: %v", err)
 	}
 	return g
+}
+
+// result is what a run of the command printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runServe runs logtoguard serve with args.
+func runServe(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(args, &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func (r result) exit(t *testing.T, want int) {
+	t.Helper()
+	if r.code != want {
+		t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
 }
 
 // serveResponse is what a client got.
@@ -470,7 +492,7 @@ func TestServeReload(t *testing.T) {
 		t.Errorf("the log does not say why the reload failed:\n%s", g.logs)
 	}
 	sigs <- syscall.SIGTERM
-	if code := <-done; code != exitOK {
+	if code := <-done; code != command.ExitOK {
 		t.Errorf("exit %d, want 0", code)
 	}
 	if _, err := http.Get(g.url + "/healthz"); err == nil {
@@ -517,8 +539,8 @@ func TestServeConfigErrors(t *testing.T) {
 			if err := os.WriteFile(file, []byte(tt.config), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r := cli(t, "", "serve", "--config", file)
-			r.exit(t, exitUsage)
+			r := runServe(t, "--config", file)
+			r.exit(t, command.ExitUsage)
 			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "logtoguard serve: config "+file) {
 				t.Errorf("want one line naming the file, got:\n%s", r.stderr)
 			}
@@ -532,7 +554,7 @@ func TestServeConfigErrors(t *testing.T) {
 		if err := os.WriteFile(file, []byte("endpoint: http://logto.internal:3001\naudiences: [https://api.example.com]\nallow_insecure_http: true\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cli(t, "", "serve", "--check", "--config", file).exit(t, exitOK)
+		runServe(t, "--check", "--config", file).exit(t, command.ExitOK)
 	})
 	t.Run("LOGTOGUARD_CONFIG and --check", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "ok.yaml")
@@ -540,23 +562,23 @@ func TestServeConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("LOGTOGUARD_CONFIG", file)
-		r := cli(t, "", "serve", "--check")
-		r.exit(t, exitOK)
+		r := runServe(t, "--check")
+		r.exit(t, command.ExitOK)
 		if r.stdout != file+": ok\n" {
 			t.Errorf("stdout %q", r.stdout)
 		}
 	})
 	t.Run("no config", func(t *testing.T) {
 		t.Setenv("LOGTOGUARD_CONFIG", "")
-		r := cli(t, "", "serve")
-		r.exit(t, exitUsage)
+		r := runServe(t)
+		r.exit(t, command.ExitUsage)
 		if !strings.Contains(r.stderr, "--config FILE is required") {
 			t.Errorf("stderr %q", r.stderr)
 		}
 	})
 	t.Run("help", func(t *testing.T) {
-		r := cli(t, "", "serve", "--help")
-		r.exit(t, exitOK)
+		r := runServe(t, "--help")
+		r.exit(t, command.ExitOK)
 		for _, flag := range []string{"--config FILE", "--check", "--drain D", "-v", "/verify", "/envoy/", "/readyz", "SIGHUP"} {
 			if !strings.Contains(r.stdout, flag) {
 				t.Errorf("serve --help does not document %s", flag)
@@ -571,7 +593,7 @@ func TestServeConfigErrors(t *testing.T) {
 func TestServeBinarySignals(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "logtoguard")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, "github.com/logtoguard/logtoguard/cmd/logtoguard")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -704,14 +726,14 @@ func TestServeBinarySignals(t *testing.T) {
 // TestServeShippedConfigs checks that the configurations shipped in
 // deploy/ are valid: the example file, and the Kubernetes ConfigMap's.
 func TestServeShippedConfigs(t *testing.T) {
-	cfg, err := loadConfig("../../deploy/logtoguard.yaml")
+	cfg, err := loadConfig("../../../../deploy/logtoguard.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Routes) != 7 || cfg.Default != defaultDeny {
 		t.Errorf("deploy/logtoguard.yaml: %d routes, default %s", len(cfg.Routes), cfg.Default)
 	}
-	b, err := os.ReadFile("../../deploy/kubernetes/logtoguard.yaml")
+	b, err := os.ReadFile("../../../../deploy/kubernetes/logtoguard.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -743,7 +765,7 @@ func TestServeShippedConfigs(t *testing.T) {
 // TestServeReadmeConfigs checks that README.md shows the nginx and Caddy
 // configurations the proxy tests run, as they are.
 func TestServeReadmeConfigs(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package serve
 
 import (
 	"io"
@@ -19,7 +19,7 @@ import (
 // token on a route that requires a scope, among the contract's routes,
 // with a bare handler that answers 200 "ok": the gateway's own cost.
 //
-//	for i in $(seq 10); do go test -run '^$' -bench ServeDecision -count 1 ./cmd/logtoguard; done > serve.txt
+//	for i in $(seq 10); do go test -run '^$' -bench ServeDecision -count 1 ./cmd/logtoguard/internal/serve; done > serve.txt
 //	benchstat -col /name serve.txt
 func BenchmarkServeDecision(b *testing.B) {
 	iss := logtotest.New(b)
