@@ -48,6 +48,9 @@ func TestAuthorizeOrganizationAndClient(t *testing.T) {
 		{"organization token, other organization", orgToken, "org-b", false, `organization "org-b"`},
 		{"API token, other organization", orgAPI, "org-b", false, `organization "org-b"`},
 		{"prefix of the organization", orgAPI, "org", false, ""},
+		// Organization IDs are compared as they are, case included.
+		{"organization token, the organization in upper case", orgToken, "ORG-A", false, ""},
+		{"API token, the organization in another case", orgAPI, "Org-a", false, ""},
 		{"plain API token", user, "org-a", false, "request a token with organization_id"},
 		{"M2M token without organization", m2m, "org-a", false, "organization_id"},
 		{"no organization in the request", orgAPI, "", false, "names no organization"},

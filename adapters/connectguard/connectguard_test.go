@@ -285,20 +285,22 @@ func TestContract(t *testing.T) {
 // Unavailable with Retry-After and no challenge.
 func TestKeysNeverLoaded(t *testing.T) {
 	iss := logtotest.New(t)
-	iss.AddResource(adaptertest.API, "read:products")
+	iss.AddResource(adaptertest.API, "read:products", "write:products")
 	iss.SetJWKSDown(true)
 	v := adaptertest.NewValidator(t, iss, false)
 	srv := serve(t, v)
-	token := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products")}
+	token := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products", "write:products")}
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {
-			for _, got := range []answer{
-				callUnary(t, srv, p.opts, unaryService+"Read", token, ""),
-				callStream(t, srv, p.opts, streamService+"Read", token, ""),
-			} {
-				want := answer{Code: "Unavailable", Message: "the issuer's signing keys could not be loaded yet"}
-				if got != want {
-					t.Errorf("got  %+v\nwant %+v", got, want)
+			for _, route := range adaptertest.KeysNeverLoadedRoutes {
+				for _, got := range []answer{
+					callUnary(t, srv, p.opts, unaryService+method(route), token, ""),
+					callStream(t, srv, p.opts, streamService+method(route), token, ""),
+				} {
+					want := answer{Code: "Unavailable", Message: "the issuer's signing keys could not be loaded yet"}
+					if got != want {
+						t.Errorf("%s: got  %+v\nwant %+v", route, got, want)
+					}
 				}
 			}
 			client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+unaryService+"Read", p.opts...)

@@ -197,7 +197,7 @@ func TestClientCredentials(t *testing.T) {
 // retry-after and no challenge, the handler never called.
 func TestKeysNeverLoaded(t *testing.T) {
 	iss := logtotest.New(t)
-	iss.AddResource(adaptertest.API, "read:products")
+	iss.AddResource(adaptertest.API, "read:products", "write:products")
 	iss.SetJWKSDown(true)
 	v := adaptertest.NewValidator(t, iss, false)
 	guard, err := grpcguard.New(v, contractMethods())
@@ -205,14 +205,16 @@ func TestKeysNeverLoaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := serve(t, guard, func(s *grpc.Server) { s.RegisterService(contractService(), nil) })
-	auth := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products")}
-	for name, got := range map[string]answer{
-		"unary":  callUnary(t, conn, unaryMethod("/read"), auth, ""),
-		"stream": callStream(t, conn, streamMethod("/read"), auth, ""),
-	} {
-		if got.code != codes.Unavailable || got.message != "the issuer's signing keys could not be loaded yet" ||
-			len(got.retryAfter) != 1 || got.retryAfter[0] == "" || len(got.challenge) != 0 {
-			t.Errorf("%s: got %+v, want Unavailable with retry-after and no challenge", name, got)
+	auth := []string{"Bearer " + iss.M2MToken("inventory-sync", adaptertest.API, "read:products", "write:products")}
+	for _, route := range adaptertest.KeysNeverLoadedRoutes {
+		for name, got := range map[string]answer{
+			"unary":  callUnary(t, conn, unaryMethod(route), auth, ""),
+			"stream": callStream(t, conn, streamMethod(route), auth, ""),
+		} {
+			if got.code != codes.Unavailable || got.message != "the issuer's signing keys could not be loaded yet" ||
+				len(got.retryAfter) != 1 || got.retryAfter[0] == "" || len(got.challenge) != 0 {
+				t.Errorf("%s %s: got %+v, want Unavailable with retry-after and no challenge", route, name, got)
+			}
 		}
 	}
 }

@@ -424,6 +424,16 @@ func Cases(iss *logtotest.Issuer) []Case {
 			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
 		},
 		{
+			// Organization IDs are compared as they are: "ACME" is not
+			// "acme".
+			Name:          "Organization refuses the organization in another case",
+			Route:         "/members/ACME",
+			Authorization: bearer(acmeToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'ACME'"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'ACME'"}` + "\n",
+		},
+		{
 			Name:          "AppIDs passes a listed app",
 			Route:         "/sync",
 			Authorization: bearer(readToken),
@@ -477,6 +487,14 @@ func Cases(iss *logtotest.Issuer) []Case {
 			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'globex'"}` + "\n",
 		},
 		{
+			Name:          "organization token on its organization's route in another case",
+			Route:         "/orgs/ACME/products",
+			Authorization: bearer(acmeOrgToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'ACME'"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the token is not for organization 'ACME'"}` + "\n",
+		},
+		{
 			Name:          "organization token on a route that names no organization",
 			Route:         "/read",
 			Authorization: bearer(acmeOrgToken),
@@ -491,6 +509,24 @@ func Cases(iss *logtotest.Issuer) []Case {
 			Status:        401,
 			Challenge:     `Bearer realm="api", error="invalid_token", error_description="the token has expired"`,
 			Body:          `{"error":"invalid_token","error_description":"the token has expired"}` + "\n",
+		},
+		{
+			// /write has Require alone: the authentication error is its
+			// answer, not a missing token.
+			Name:          "Require alone, expired token",
+			Route:         "/write",
+			Authorization: bearer(iss.ExpiredToken("inventory-sync", API, "write:products")),
+			Status:        401,
+			Challenge:     `Bearer realm="api", error="invalid_token", error_description="the token has expired"`,
+			Body:          `{"error":"invalid_token","error_description":"the token has expired"}` + "\n",
+		},
+		{
+			Name:          "Require alone, two Authorization headers",
+			Route:         "/write",
+			Authorization: []string{"Bearer " + writeToken, "Bearer " + writeToken},
+			Status:        400,
+			Challenge:     `Bearer realm="api", error="invalid_request", error_description="more than one Authorization header"`,
+			Body:          `{"error":"invalid_request","error_description":"more than one Authorization header"}` + "\n",
 		},
 		{
 			Name:          "ID token",
@@ -576,19 +612,28 @@ func Run(t *testing.T, engine Engine) {
 	}
 }
 
+// KeysNeverLoadedRoutes are the routes [RunKeysNeverLoaded] asks: /read,
+// behind Authenticate and Require, and /write, behind Require alone.
+var KeysNeverLoadedRoutes = []string{"/read", "/write"}
+
 // RunKeysNeverLoaded checks the answer when Logto is unreachable from the
 // start, so the validator has no keys: 503 with Retry-After and no
-// challenge, from both.
+// challenge, from both, on every route of [KeysNeverLoadedRoutes].
 func RunKeysNeverLoaded(t *testing.T, engine Engine) {
 	iss := logtotest.New(t)
-	iss.AddResource(API, "read:products")
-	iss.AddM2MApp("inventory-sync", "secret", "read:products")
+	iss.AddResource(API, "read:products", "write:products")
+	iss.AddM2MApp("inventory-sync", "secret", "read:products", "write:products")
 	iss.SetJWKSDown(true)
 	v := NewValidator(t, iss, false)
-	token := iss.M2MToken("inventory-sync", API, "read:products")
+	token := iss.M2MToken("inventory-sync", API, "read:products", "write:products")
+	for _, route := range KeysNeverLoadedRoutes {
+		t.Run(route, func(t *testing.T) { keysNeverLoaded(t, engine, v, route, token) })
+	}
+}
 
+func keysNeverLoaded(t *testing.T, engine Engine, v *middleware.Validator, route, token string) {
 	rec := serveBoth(t, engine, v, func() *http.Request {
-		r := httptest.NewRequest(http.MethodGet, "/read", nil)
+		r := httptest.NewRequest(http.MethodGet, route, nil)
 		r.Header.Set("Authorization", "Bearer "+token)
 		return r
 	})
