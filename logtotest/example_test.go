@@ -4,7 +4,9 @@ import (
 	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -311,4 +313,46 @@ func ExampleNewECKey() {
 	parsed, _, _ := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
 	fmt.Println(key.Algorithm(), parsed.Header["alg"], slices.Contains(logto.KIDs(), key.ID()))
 	// Output: ES256 ES256 false
+}
+
+// A program that wants the issuer at a known address gives it a listener.
+func ExampleWithListener() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // logtoguard dev: 127.0.0.1:3001
+	if err != nil {
+		log.Fatal(err)
+	}
+	logto, err := logtotest.Start(logtotest.WithListener(ln))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer logto.Close() // closes ln too
+
+	fmt.Println(logto.Endpoint() == "http://"+ln.Addr().String())
+	// Output: true
+}
+
+// A middleware serves a route of its own beside Logto's.
+func ExampleWithMiddleware() {
+	logto, err := logtotest.Start(logtotest.WithMiddleware(func(next http.Handler) http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello") })
+		mux.Handle("/", next) // discovery, JWKS and token endpoint
+		return mux
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer logto.Close()
+
+	for _, path := range []string{"/hello", "/oidc/jwks"} {
+		resp, err := http.Get(logto.Endpoint() + path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		fmt.Println(path, resp.StatusCode)
+	}
+	// Output:
+	// /hello 200
+	// /oidc/jwks 200
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -47,9 +48,11 @@ type Issuer struct {
 type Option func(*options)
 
 type options struct {
-	keys   keySpec
-	now    func() time.Time
-	issuer *string
+	keys       keySpec
+	now        func() time.Time
+	issuer     *string
+	listener   net.Listener
+	middleware func(http.Handler) http.Handler
 }
 
 // WithRSA makes the issuer sign RS256 with RSA keys, as a tenant does after a
@@ -87,6 +90,21 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // well, set [Token].Issuer to [Issuer.Endpoint] + "/oidc".
 func WithIssuer(iss string) Option { return func(o *options) { o.issuer = &iss } }
 
+// WithListener makes the issuer serve on ln instead of a new listener on a
+// free port of 127.0.0.1, for a program that wants a fixed address
+// (logtoguard dev listens on 127.0.0.1:3001). [Issuer.Endpoint] is
+// http:// + ln's address; [Issuer.Close] closes ln, and so does [Start]
+// when it fails. Listen on a loopback address: the issuer mints tokens for
+// whoever asks.
+func WithListener(ln net.Listener) Option { return func(o *options) { o.listener = ln } }
+
+// WithMiddleware wraps the issuer's handler in mw, which sees every request
+// before the issuer does: to log requests, or to serve routes of its own
+// beside Logto's (logtoguard dev serves one that mints tokens).
+func WithMiddleware(mw func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.middleware = mw }
+}
+
 // New starts an issuer on 127.0.0.1, like httptest.NewServer, and closes it
 // when the test ends (t.Cleanup). It fails the test if the issuer cannot
 // start.
@@ -100,13 +118,34 @@ func New(t testing.TB, opts ...Option) *Issuer {
 	return i
 }
 
-// Start is [New] for code that is not a test, such as a demo program: it
-// starts an issuer on 127.0.0.1, and the caller must call [Issuer.Close].
+// Start is [New] for code that is not a test, such as a demo program or a
+// local issuer to develop against: it starts an issuer on 127.0.0.1 (or on
+// the listener of [WithListener]), and the caller must call [Issuer.Close].
+//
+//	iss, err := logtotest.Start()
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer iss.Close()
+//	iss.AddResource("https://api.example.com", "read:products")
+//	iss.AddM2MApp("inventory-sync", "its-secret", "read:products")
+//	fmt.Println("LOGTO_ENDPOINT=" + iss.Endpoint())
+//
+// The command logtoguard dev is such a program, ready to run: an issuer on
+// 127.0.0.1:3001 until stopped, which prints an M2M app and tokens.
 func Start(opts ...Option) (*Issuer, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	i, err := start(o)
+	if err != nil && o.listener != nil {
+		_ = o.listener.Close()
+	}
+	return i, err
+}
+
+func start(o options) (*Issuer, error) {
 	if o.issuer != nil && *o.issuer == "" {
 		return nil, errors.New("logtotest: WithIssuer: the issuer is empty")
 	}
@@ -134,7 +173,15 @@ func Start(opts ...Option) (*Issuer, error) {
 	}
 	// httptest.Server listens on 127.0.0.1 and, on Close, waits for the
 	// requests in flight and closes idle connections.
-	i.srv = httptest.NewUnstartedServer(i.handler())
+	var h http.Handler = i.handler()
+	if o.middleware != nil {
+		h = o.middleware(h)
+	}
+	i.srv = httptest.NewUnstartedServer(h)
+	if o.listener != nil {
+		_ = i.srv.Listener.Close()
+		i.srv.Listener = o.listener
+	}
 	i.srv.Config.ReadHeaderTimeout = 10 * time.Second
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	// Set before the server starts: its handlers read them, and a request

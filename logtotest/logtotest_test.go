@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -970,6 +972,65 @@ func TestStartErrors(t *testing.T) {
 	_, err := Start(WithIssuer(""))
 	if err == nil || !strings.HasPrefix(err.Error(), "logtotest: ") {
 		t.Fatalf("WithIssuer(\"\"): got %v, want a logtotest error", err)
+	}
+}
+
+// WithListener: the issuer serves on the caller's listener, and Close, or
+// a failed Start, closes it.
+func TestWithListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := Start(WithListener(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "http://" + ln.Addr().String(); i.Endpoint() != want || i.Issuer() != want+"/oidc" {
+		t.Errorf("Endpoint %s, Issuer %s; want %s and %s/oidc", i.Endpoint(), i.Issuer(), want, want)
+	}
+	if resp, _ := fetch(t, http.MethodGet, i.JWKSURL(), nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("JWKS on the given listener: status %d", resp.StatusCode)
+	}
+	i.Close()
+	if _, err := ln.Accept(); err == nil {
+		t.Error("the listener still accepts after Close")
+	}
+
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(WithListener(ln), WithRSABits(1024)); err == nil {
+		t.Fatal("WithRSABits(1024): Start succeeded")
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Error("a failed Start left the listener open")
+	}
+}
+
+// WithMiddleware sees every request first, and what it passes on reaches
+// the issuer's routes.
+func TestWithMiddleware(t *testing.T) {
+	var seen atomic.Int64
+	i := New(t, WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.Add(1)
+			if r.URL.Path == "/teapot" {
+				w.WriteHeader(http.StatusTeapot)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	if resp, _ := fetch(t, http.MethodGet, i.Endpoint()+"/teapot", nil); resp.StatusCode != http.StatusTeapot {
+		t.Errorf("/teapot: status %d, want 418", resp.StatusCode)
+	}
+	if resp, _ := fetch(t, http.MethodGet, i.JWKSURL(), nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("JWKS through the middleware: status %d", resp.StatusCode)
+	}
+	if got := seen.Load(); got != 2 {
+		t.Errorf("the middleware saw %d requests, want 2", got)
 	}
 }
 
