@@ -173,7 +173,7 @@ func start(o options) (*Issuer, error) {
 	}
 	// httptest.Server listens on 127.0.0.1 and, on Close, waits for the
 	// requests in flight and closes idle connections.
-	var h http.Handler = i.handler()
+	h := i.handler()
 	if o.middleware != nil {
 		h = o.middleware(h)
 	}
