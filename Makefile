@@ -8,12 +8,12 @@ GO ?= go
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CURDIR)/bin/golangci-lint
 
-.PHONY: test deps proxies fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
+.PHONY: test deps proxies redis fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
 
 ## test: everything CI runs: formatting, lint, vet, tests with -race, short
 ## fuzz runs, and the publish check. The quick checks come first, so that a
 ## finding fails the run in a minute rather than after the slow steps.
-test: fmt lint vet coredeps deps proxies gotest fuzz-short publish-check
+test: fmt lint vet coredeps deps proxies redis gotest fuzz-short publish-check
 
 ## deps: Go modules and the npm packages of the integration tests.
 deps:
@@ -35,6 +35,12 @@ coredeps:
 proxies:
 	@command -v nginx >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx; }
 	@command -v caddy >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy; }
+
+## redis: redis-server from Debian's package, when missing: the tests of the
+## Redis revocation store (revocation/redisstore) start their own on a
+## 127.0.0.1 port (CI runs as root).
+redis:
+	@command -v redis-server >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \

@@ -1,0 +1,3 @@
+module github.com/logtoguard/logtoguard/revocation/redisstore
+
+go 1.25.0
