@@ -2,6 +2,8 @@ package revocation
 
 import (
 	"context"
+	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -30,29 +32,89 @@ type MemoryConfig struct {
 
 // Memory is the in-memory [Store], the default of the validator. Entries
 // are kept until their Until has passed, then dropped by a later Revoke.
-// Revoked takes a read lock and at most four map lookups; with no entries
-// it takes none.
+//
+// Revoked takes no lock and writes no shared memory, so that lookups scale
+// across cores as the verified-token cache's do: what is revoked under one
+// ID (a subject, an organization, a client) is one record, found in one of
+// many small shards by a hash of the ID, and a token costs one lookup per
+// distinct ID it carries. Shards are immutable once published: Revoke
+// copies the one it changes (a few dozen records) under a mutex.
 type Memory struct {
-	max int
-	now func() time.Time
+	max  int
+	now  func() time.Time
+	seed maphash.Seed
+	mask uint64
 
-	n atomic.Int64 // entries held; Revoked skips the lock when zero
+	shards []atomic.Pointer[shard] // nil: an empty shard
+	n      atomic.Int64            // entries held; Revoked skips all when 0
 
-	mu        sync.RWMutex
-	subjects  map[string]item
-	members   map[member]item
-	orgs      map[string]item
-	clients   map[string]item
+	mu        sync.Mutex // serializes writers
 	nextSweep time.Time
 }
 
-// item is an entry without what its map key holds: 32 bytes.
+// shard maps the hashes of IDs to what is revoked under them: one hash of
+// an ID finds its shard and its record, and IDs whose hashes collide are
+// chained. Never changed once published.
+type shard map[uint64]*record
+
+// record is what is revoked under one ID. Never changed once published.
+type record struct {
+	id                   string
+	next                 *record // another ID with the same hash
+	kinds                uint8   // bits 1<<Subject, 1<<Organization, 1<<Client
+	subject, org, client item
+	members              []memberItem // the ID's member entries, one per organization
+}
+
+type memberItem struct {
+	organization string
+	item
+}
+
+// item is an entry without its kind and IDs: 32 bytes.
 type item struct {
 	at, until int64 // nanoseconds since the epoch
 	reason    string
 }
 
-type member struct{ subject, organization string }
+// find returns the record of id in the chain at r, or nil.
+func (r *record) find(id string) *record {
+	for ; r != nil; r = r.next {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// member returns the ID's member entry for organization.
+func (r *record) member(organization string) (item, bool) {
+	for i := range r.members {
+		if r.members[i].organization == organization {
+			return r.members[i].item, true
+		}
+	}
+	return item{}, false
+}
+
+// replace returns the chain at head with r in place of the record of r.id.
+// Records are copied, not changed.
+func replace(head, r *record) *record {
+	var list []*record
+	for c := head; c != nil; c = c.next {
+		if c.id != r.id {
+			list = append(list, c)
+		}
+	}
+	list = append(list, r)
+	var out *record
+	for i := len(list) - 1; i >= 0; i-- {
+		c := *list[i]
+		c.next = out
+		out = &c
+	}
+	return out
+}
 
 // NewMemory returns an empty in-memory store.
 func NewMemory(cfg MemoryConfig) *Memory {
@@ -62,14 +124,73 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Memory{
-		max:      cfg.MaxEntries,
-		now:      cfg.Now,
-		subjects: map[string]item{},
-		members:  map[member]item{},
-		orgs:     map[string]item{},
-		clients:  map[string]item{},
+	// About 32 records a shard when full: what Revoke copies.
+	shards := 64
+	for shards < cfg.MaxEntries/32 && shards < 1<<16 {
+		shards *= 2
 	}
+	return &Memory{
+		max:    cfg.MaxEntries,
+		now:    cfg.Now,
+		seed:   maphash.MakeSeed(),
+		mask:   uint64(shards - 1), //nolint:gosec // 63 to 65535
+		shards: make([]atomic.Pointer[shard], shards),
+	}
+}
+
+// id returns the ID an entry is held under.
+func (e *Entry) id() string {
+	switch e.Kind {
+	case Subject, Member:
+		return e.Subject
+	case Organization:
+		return e.Organization
+	}
+	return e.Client
+}
+
+// get returns the item of e's kind and IDs in r, if any.
+func (r *record) get(e *Entry) (item, bool) {
+	if r == nil {
+		return item{}, false
+	}
+	switch e.Kind {
+	case Subject:
+		return r.subject, r.kinds&(1<<Subject) != 0
+	case Member:
+		return r.member(e.Organization)
+	case Organization:
+		return r.org, r.kinds&(1<<Organization) != 0
+	}
+	return r.client, r.kinds&(1<<Client) != 0
+}
+
+// with returns a copy of r (nil for none) holding it for e.
+func (r *record) with(e *Entry, it item) *record {
+	c := &record{id: strings.Clone(e.id())}
+	if r != nil {
+		*c = *r
+	}
+	switch e.Kind {
+	case Subject:
+		c.subject = it
+		c.kinds |= 1 << Subject
+	case Member:
+		members := make([]memberItem, 0, len(c.members)+1)
+		for _, mi := range c.members {
+			if mi.organization != e.Organization {
+				members = append(members, mi)
+			}
+		}
+		c.members = append(members, memberItem{strings.Clone(e.Organization), it})
+	case Organization:
+		c.org = it
+		c.kinds |= 1 << Organization
+	case Client:
+		c.client = it
+		c.kinds |= 1 << Client
+	}
+	return c
 }
 
 // Revoke records e, or merges it into the entry with the same [Entry.Key]
@@ -86,51 +207,39 @@ func (m *Memory) Revoke(_ context.Context, e Entry) error {
 		return nil
 	}
 	it := item{at: e.At.UnixNano(), until: e.Until.UnixNano(), reason: strings.Clone(e.Reason)}
+	id := e.id()
+	h := maphash.String(m.seed, id)
+	slot := &m.shards[h&m.mask]
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !now.Before(m.nextSweep) {
 		m.sweep(now)
 	}
-	old, found := m.lookup(e)
+	load := func() shard {
+		if p := slot.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
+	old := load()
+	prev, found := old[h].find(id).get(&e)
 	if found {
-		it = merge(old, it)
+		it = merge(prev, it)
 	} else if int(m.n.Load()) >= m.max {
 		m.sweep(now)
 		if int(m.n.Load()) >= m.max {
 			return ErrFull
 		}
+		old = load()
 	}
-	switch e.Kind {
-	case Subject:
-		m.subjects[strings.Clone(e.Subject)] = it
-	case Member:
-		m.members[member{strings.Clone(e.Subject), strings.Clone(e.Organization)}] = it
-	case Organization:
-		m.orgs[strings.Clone(e.Organization)] = it
-	case Client:
-		m.clients[strings.Clone(e.Client)] = it
-	}
+	next := make(shard, len(old)+1)
+	maps.Copy(next, old)
+	next[h] = replace(old[h], old[h].find(id).with(&e, it))
 	if !found {
 		m.n.Add(1)
 	}
+	slot.Store(&next)
 	return nil
-}
-
-// lookup returns the item held under e's key. m.mu is held.
-func (m *Memory) lookup(e Entry) (item, bool) {
-	var it item
-	var ok bool
-	switch e.Kind {
-	case Subject:
-		it, ok = m.subjects[e.Subject]
-	case Member:
-		it, ok = m.members[member{e.Subject, e.Organization}]
-	case Organization:
-		it, ok = m.orgs[e.Organization]
-	case Client:
-		it, ok = m.clients[e.Client]
-	}
-	return it, ok
 }
 
 func merge(old, it item) item {
@@ -141,66 +250,140 @@ func merge(old, it item) item {
 	return it
 }
 
-// sweep drops the entries whose Until has passed. m.mu is held.
+// sweep drops the entries whose Until has passed at now. m.mu is held.
 func (m *Memory) sweep(now time.Time) {
 	cut := now.UnixNano()
-	expired := func(it item) bool { return it.until < cut }
 	var dropped int64
-	for k, it := range m.subjects {
-		if expired(it) {
-			delete(m.subjects, k)
-			dropped++
+	for i := range m.shards {
+		p := m.shards[i].Load()
+		if p == nil {
+			continue
 		}
-	}
-	for k, it := range m.members {
-		if expired(it) {
-			delete(m.members, k)
-			dropped++
+		next := make(shard, len(*p))
+		changed := false
+		for h, head := range *p {
+			for r := head; r != nil; r = r.next {
+				kept, d := r.without(cut)
+				if d == 0 {
+					continue
+				}
+				dropped += d
+				changed = true
+				if kept == nil {
+					head = without(head, r.id)
+				} else {
+					head = replace(head, kept)
+				}
+			}
+			if head != nil {
+				next[h] = head
+			}
 		}
-	}
-	for k, it := range m.orgs {
-		if expired(it) {
-			delete(m.orgs, k)
-			dropped++
-		}
-	}
-	for k, it := range m.clients {
-		if expired(it) {
-			delete(m.clients, k)
-			dropped++
+		switch {
+		case len(next) == 0:
+			m.shards[i].Store(nil)
+		case changed:
+			m.shards[i].Store(&next)
 		}
 	}
 	m.n.Add(-dropped)
 	m.nextSweep = now.Add(sweepEvery)
 }
 
+// without returns the chain at head without the record of id.
+func without(head *record, id string) *record {
+	var list []*record
+	for c := head; c != nil; c = c.next {
+		if c.id != id {
+			list = append(list, c)
+		}
+	}
+	var out *record
+	for i := len(list) - 1; i >= 0; i-- {
+		c := *list[i]
+		c.next = out
+		out = &c
+	}
+	return out
+}
+
+// without returns r without the items whose until is before cut (r itself
+// when none is, nil when all are), and how many it dropped.
+func (r *record) without(cut int64) (*record, int64) {
+	var dropped int64
+	c := *r
+	for _, k := range []Kind{Subject, Organization, Client} {
+		it := &c.subject
+		switch k {
+		case Organization:
+			it = &c.org
+		case Client:
+			it = &c.client
+		}
+		if c.kinds&(1<<k) != 0 && it.until < cut {
+			c.kinds &^= 1 << k
+			*it = item{}
+			dropped++
+		}
+	}
+	c.members = nil
+	for _, mi := range r.members {
+		if mi.until < cut {
+			dropped++
+		} else {
+			c.members = append(c.members, mi)
+		}
+	}
+	switch {
+	case dropped == 0:
+		return r, 0
+	case c.kinds == 0 && len(c.members) == 0:
+		return nil, dropped
+	}
+	return &c, dropped
+}
+
+// lookup returns the record held under id, or nil.
+func (m *Memory) lookup(id string) *record {
+	h := maphash.String(m.seed, id)
+	p := m.shards[h&m.mask].Load()
+	if p == nil {
+		return nil
+	}
+	return (*p)[h].find(id)
+}
+
 // Revoked reports the entry that refuses t: a subject entry first, then a
-// member, an organization and a client entry. It never blocks on anything
-// but a Revoke in progress.
+// member, an organization and a client entry. It takes no lock.
 func (m *Memory) Revoked(t Token) (Entry, bool) {
 	if m.n.Load() == 0 {
 		return Entry{}, false
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	var sub *record
 	if t.Subject != "" {
-		if it, ok := m.subjects[t.Subject]; ok && refuses(it, t) {
-			return it.entry(Entry{Kind: Subject, Subject: t.Subject}), true
-		}
-		if t.Organization != "" {
-			if it, ok := m.members[member{t.Subject, t.Organization}]; ok && refuses(it, t) {
-				return it.entry(Entry{Kind: Member, Subject: t.Subject, Organization: t.Organization}), true
+		if sub = m.lookup(t.Subject); sub != nil {
+			if sub.kinds&(1<<Subject) != 0 && refuses(sub.subject, t) {
+				return sub.subject.entry(Entry{Kind: Subject, Subject: t.Subject}), true
+			}
+			if t.Organization != "" {
+				if it, ok := sub.member(t.Organization); ok && refuses(it, t) {
+					return it.entry(Entry{Kind: Member, Subject: t.Subject, Organization: t.Organization}), true
+				}
 			}
 		}
 	}
 	if t.Organization != "" {
-		if it, ok := m.orgs[t.Organization]; ok && refuses(it, t) {
-			return it.entry(Entry{Kind: Organization, Organization: t.Organization}), true
+		if r := m.lookup(t.Organization); r != nil && r.kinds&(1<<Organization) != 0 && refuses(r.org, t) {
+			return r.org.entry(Entry{Kind: Organization, Organization: t.Organization}), true
 		}
 	}
 	if t.Client != "" {
-		if it, ok := m.clients[t.Client]; ok && refuses(it, t) {
-			return it.entry(Entry{Kind: Client, Client: t.Client}), true
+		r := sub // a machine-to-machine token's sub is its client_id
+		if t.Client != t.Subject {
+			r = m.lookup(t.Client)
+		}
+		if r != nil && r.kinds&(1<<Client) != 0 && refuses(r.client, t) {
+			return r.client.entry(Entry{Kind: Client, Client: t.Client}), true
 		}
 	}
 	return Entry{}, false
@@ -229,21 +412,29 @@ func (m *Memory) Len() int { return int(m.n.Load()) }
 // Entries returns a copy of every entry held, ordered by Key, with times in
 // UTC: for a store that keeps a copy elsewhere, or to look at.
 func (m *Memory) Entries() []Entry {
-	m.mu.RLock()
 	out := make([]Entry, 0, m.n.Load())
-	for k, it := range m.subjects {
-		out = append(out, it.entry(Entry{Kind: Subject, Subject: k}))
+	for i := range m.shards {
+		p := m.shards[i].Load()
+		if p == nil {
+			continue
+		}
+		for _, head := range *p {
+			for r := head; r != nil; r = r.next {
+				if r.kinds&(1<<Subject) != 0 {
+					out = append(out, r.subject.entry(Entry{Kind: Subject, Subject: r.id}))
+				}
+				for _, mi := range r.members {
+					out = append(out, mi.entry(Entry{Kind: Member, Subject: r.id, Organization: mi.organization}))
+				}
+				if r.kinds&(1<<Organization) != 0 {
+					out = append(out, r.org.entry(Entry{Kind: Organization, Organization: r.id}))
+				}
+				if r.kinds&(1<<Client) != 0 {
+					out = append(out, r.client.entry(Entry{Kind: Client, Client: r.id}))
+				}
+			}
+		}
 	}
-	for k, it := range m.members {
-		out = append(out, it.entry(Entry{Kind: Member, Subject: k.subject, Organization: k.organization}))
-	}
-	for k, it := range m.orgs {
-		out = append(out, it.entry(Entry{Kind: Organization, Organization: k}))
-	}
-	for k, it := range m.clients {
-		out = append(out, it.entry(Entry{Kind: Client, Client: k}))
-	}
-	m.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key(), b.Key()) })
 	return out
 }

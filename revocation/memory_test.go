@@ -237,3 +237,40 @@ func TestMemoryConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryManyEntries crosses the folds of the small table into the base
+// one: merges find entries in either, and nothing is counted twice.
+func TestMemoryManyEntries(t *testing.T) {
+	m, _ := newMemory(t, 0)
+	const n = 1000
+	e := func(i int, at time.Time, reason string) revocation.Entry {
+		return revocation.Entry{Kind: revocation.Member, Subject: fmt.Sprint("u", i), Organization: "o1", At: at, Until: until, Reason: reason}
+	}
+	for i := range n {
+		mustRevoke(t, m, e(i, t0, "first"))
+	}
+	for i := range n {
+		if i%2 == 0 {
+			mustRevoke(t, m, e(i, t0.Add(time.Hour), "later"))
+		} else {
+			mustRevoke(t, m, e(i, t0.Add(-time.Hour), "older"))
+		}
+	}
+	if got := m.Len(); got != n {
+		t.Fatalf("Len() = %d, want %d", got, n)
+	}
+	all := m.Entries()
+	if len(all) != n {
+		t.Fatalf("len(Entries()) = %d, want %d", len(all), n)
+	}
+	for i := range n {
+		got, ok := m.Revoked(revocation.Token{Subject: fmt.Sprint("u", i), Organization: "o1", IssuedAt: t0})
+		want := "later"
+		if i%2 == 1 {
+			want = "first"
+		}
+		if !ok || got.Reason != want {
+			t.Fatalf("u%d: Revoked() = %+v, %v; want reason %q", i, got, ok, want)
+		}
+	}
+}
