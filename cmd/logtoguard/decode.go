@@ -176,3 +176,10 @@ func endpointOf(iss string) (string, bool) {
 	}
 	return ep, true
 }
+
+// actor returns act.sub, the actor of a delegated token, or "".
+func (d *decoded) actor() string {
+	act, _ := d.claims["act"].(map[string]any)
+	sub, _ := act["sub"].(string)
+	return sub
+}

@@ -15,7 +15,7 @@ const notVerified = "NOT VERIFIED: decoded without checking the signature, issue
 	"Anyone can write these values; run `logtoguard verify` to check them against your tenant.\n"
 
 // standardClaims are shown on lines of their own; others are listed by name.
-var standardClaims = []string{"iss", "aud", "sub", "client_id", "organization_id", "scope", "iat", "exp", "nbf", "jti"}
+var standardClaims = []string{"iss", "aud", "sub", "client_id", "act", "organization_id", "scope", "iat", "exp", "nbf", "jti"}
 
 func (a *app) inspect(args []string) int {
 	fs := newFlagSet("inspect")
@@ -92,10 +92,17 @@ func (a *app) inspect(args []string) int {
 	line(w, "client_id", orNone(client))
 	if k != kindID {
 		switch {
+		case sub != "" && sub == client && strings.Contains(client, "://"):
+			line(w, "caller", "sub == client_id, a URL: Logto issues that to no one, logtoguard refuses it")
 		case sub != "" && sub == client:
 			line(w, "caller", "machine-to-machine app "+client+" (sub == client_id)")
 		case sub != "":
 			line(w, "caller", "user "+sub+orEmpty(" through the app ", client))
+		}
+		if act := d.actor(); act != "" {
+			line(w, "actor", act+" (act: a delegated token, the actor calls on behalf of the subject)")
+		} else if d.has("act") {
+			line(w, "actor", "(act is not an object with a sub string: logtoguard refuses the token)")
 		}
 	}
 	org := d.str("organization_id")

@@ -28,7 +28,7 @@ const usage = `logtoguard: explain why an API refuses a Logto access token
 Usage:
   logtoguard inspect [TOKEN|-]
       Decode a token WITHOUT verifying it and explain what it is: kind,
-      header, issuer, audience, subject, client, organization, scopes,
+      header, issuer, audience, subject, client, actor, organization, scopes,
       lifetime, and hints for common mistakes.
 
   logtoguard verify --endpoint URL --audience API [flags] [TOKEN|-]
@@ -47,6 +47,11 @@ Usage:
         --organization ID the organization the route addresses: the token
                           must be for it (an organization token opens only
                           such a route)
+        --client ID       the route admits only tokens requested by this
+                          app (client_id, repeatable)
+        --no-delegation   the route refuses delegated tokens (act)
+        --actor ID        the route admits delegated tokens only from this
+                          actor (act.sub, repeatable)
         --allow-insecure-http
                           allow plain http to a Logto that is not on this
                           machine, such as http://logto:3001 on a private

@@ -68,6 +68,8 @@ type verifyFlags struct {
 	scopes               list
 	anyScope, orgTokens  bool
 	organization         string
+	clients, actors      list
+	noDelegation         bool
 	allowInsecureHTTP    bool
 	verbose              bool
 	timeout              time.Duration
@@ -86,6 +88,9 @@ func (a *app) verify(args []string) int {
 	fs.BoolVar(&f.anyScope, "any-scope", false, "")
 	fs.BoolVar(&f.orgTokens, "org-tokens", false, "")
 	fs.StringVar(&f.organization, "organization", "", "")
+	fs.Var(&f.clients, "client", "")
+	fs.Var(&f.actors, "actor", "")
+	fs.BoolVar(&f.noDelegation, "no-delegation", false, "")
 	fs.BoolVar(&f.allowInsecureHTTP, "allow-insecure-http", false, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "")
@@ -105,13 +110,17 @@ func (a *app) verify(args []string) int {
 	for _, s := range f.scopes {
 		wanted = append(wanted, strings.Fields(s)...)
 	}
-	f.requirementSpecified = len(wanted) > 0 || f.organization != ""
+	f.requirementSpecified = len(wanted) > 0 || f.organization != "" || len(f.clients) > 0 || len(f.actors) > 0 || f.noDelegation
 	f.requirement = middleware.Requirement{Scopes: wanted}
 	if f.anyScope {
 		f.requirement = middleware.Requirement{AnyScopes: wanted}
 	}
 	if f.organization != "" {
 		f.requirement.Organization = "organization"
+	}
+	f.requirement.Clients, f.requirement.Actors, f.requirement.NoDelegation = f.clients, f.actors, f.noDelegation
+	if err := f.requirement.Validate(); err != nil {
+		return a.usageError("verify", strings.TrimPrefix(err.Error(), "middleware: requirement "))
 	}
 	token, err := a.readToken(pos)
 	if err != nil {
@@ -336,7 +345,7 @@ func failedStep(e *middleware.Error) step {
 		return stepSignature
 	case middleware.CheckExp, middleware.CheckIat, middleware.CheckNbf:
 		return stepLifetime
-	case middleware.CheckSub:
+	case middleware.CheckSub, middleware.CheckAct:
 		return stepSubject
 	case middleware.CheckScope, middleware.CheckOrganization, middleware.CheckClient:
 		return stepScopes
@@ -396,6 +405,9 @@ func okText(s step, d *decoded, c *middleware.Claims, v *middleware.Validator, f
 		if sub == client {
 			return sub + ": machine-to-machine app (sub == client_id)"
 		}
+		if act := d.actor(); act != "" {
+			return sub + ": a user, on whose behalf " + act + " acts (act)" + orEmpty(", through the app ", client)
+		}
 		return sub + ": a user" + orEmpty(", through the app ", client)
 	case stepScopes:
 		if !f.requirementSpecified {
@@ -449,10 +461,26 @@ func publishedKIDs(ctx context.Context, url string, client *http.Client, logger 
 }
 
 func requirementText(r middleware.Requirement) string {
-	if len(r.AnyScopes) > 0 {
-		return "one of " + strings.Join(r.AnyScopes, ", ")
+	var parts []string
+	switch {
+	case len(r.AnyScopes) > 0:
+		parts = append(parts, "one of "+strings.Join(r.AnyScopes, ", "))
+	case len(r.Scopes) > 0:
+		parts = append(parts, strings.Join(r.Scopes, ", "))
 	}
-	return strings.Join(r.Scopes, ", ")
+	if len(r.Clients) > 0 {
+		parts = append(parts, "client "+strings.Join(r.Clients, " or "))
+	}
+	if r.NoDelegation {
+		parts = append(parts, "no delegated token")
+	}
+	if len(r.Actors) > 0 {
+		parts = append(parts, "actor "+strings.Join(r.Actors, " or ")+" when delegated")
+	}
+	if len(parts) == 0 {
+		return "no scope"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func grantedText(granted []string) string {
