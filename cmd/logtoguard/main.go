@@ -6,6 +6,8 @@
 //	logtoguard inspect [TOKEN|-]
 //	logtoguard verify --endpoint URL --audience API [flags] [TOKEN|-]
 //	logtoguard serve --config FILE
+//	logtoguard dev [flags]
+//	logtoguard dev token [flags]
 //	logtoguard version
 //	logtoguard help
 //
@@ -25,6 +27,10 @@
 // requirements from a YAML file, 200 with X-Logto-* identity headers or the
 // library's refusal. See logtoguard serve --help and the README section
 // "Protect any API behind a proxy".
+//
+// dev runs a Logto-compatible issuer on localhost until stopped, for trying
+// an API or serve without a Logto tenant: it prints LOGTO_ENDPOINT, a
+// machine-to-machine app and a token, and dev token mints more.
 //
 // The token is read from the argument, or from standard input when the
 // argument is "-" or missing; a leading "Bearer " is stripped. Reading it

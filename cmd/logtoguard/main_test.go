@@ -315,7 +315,7 @@ func TestUsage(t *testing.T) {
 		args  []string
 		want  string // the one line on stderr
 	}{
-		{"unknown command", "", []string{"decode"}, `logtoguard: unknown command "decode" (want inspect, verify, serve, version or help) (see logtoguard help)`},
+		{"unknown command", "", []string{"decode"}, `logtoguard: unknown command "decode" (want inspect, verify, serve, dev, version or help) (see logtoguard help)`},
 		{"two tokens", "", []string{"inspect", "a", "b"}, `logtoguard inspect: expected one token, got 2 arguments (see logtoguard help)`},
 		{"empty stdin", " \n", []string{"inspect"}, `logtoguard inspect: no token: the input is empty (see logtoguard help)`},
 		{"unknown flag", "", []string{"inspect", "--verify", "x"}, `logtoguard inspect: flag provided but not defined: -verify (see logtoguard help)`},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
+	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/dev"
 	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/serve"
 )
 
@@ -63,6 +64,13 @@ Usage:
       Run the decision service that lets nginx, Caddy, Traefik or Envoy
       protect any API (logtoguard serve --help for its flags).
 
+  logtoguard dev [--scope SCOPE]... [flags]
+      Run a Logto-compatible issuer on localhost until Ctrl-C, to try an
+      API or serve without a Logto tenant: prints LOGTO_ENDPOINT, an M2M
+      app and a token (logtoguard dev --help for its flags).
+  logtoguard dev token [--scope SCOPE]... [flags]
+      Mint another token from the running one.
+
   logtoguard version
       The version of this binary (also --version), from its build
       information: the module version for go install ...@VERSION.
@@ -106,6 +114,8 @@ func (a *app) run(args []string) int {
 		return a.verify(rest)
 	case "serve":
 		return serve.Run(rest, a.stdout, a.stderr)
+	case "dev":
+		return dev.Main(rest, a.stdout, a.stderr)
 	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			return a.usageError("version", "takes no arguments")
@@ -113,7 +123,7 @@ func (a *app) run(args []string) int {
 		fmt.Fprintln(a.stdout, version(debug.ReadBuildInfo()))
 		return exitOK
 	default:
-		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify, serve, version or help)", cmd))
+		return a.usageError("", fmt.Sprintf("unknown command %q (want inspect, verify, serve, dev, version or help)", cmd))
 	}
 }
 
