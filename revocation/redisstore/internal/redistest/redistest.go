@@ -13,6 +13,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,7 +33,6 @@ const startTimeout = 10 * time.Second
 
 // Server is a redis-server process run by a test.
 type Server struct {
-	t    testing.TB
 	bin  string
 	dir  string
 	port int
@@ -58,25 +58,60 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip(msg)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
-	s.start()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{bin: bin, dir: t.TempDir(), port: port}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// StartMain is [Start] for a TestMain, which has no testing.TB: it returns
+// an error where Start would fail, and [Server.Stop] ends the server and
+// deletes its directory. It is how the examples get their Redis.
+func StartMain() (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir, port: port}
+	if err := s.start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop kills a server started by [StartMain] and deletes its directory.
+func (s *Server) Stop() {
+	s.Kill()
+	_ = os.RemoveAll(s.dir)
 }
 
 // Addr is the server's host:port on 127.0.0.1.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		s.t.Fatal("redistest: redis-server already running")
+		return errors.New("redistest: redis-server already running")
 	}
 	logs, err := os.OpenFile(filepath.Join(s.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(s.bin, //nolint:gosec // G204: redis-server from PATH, arguments built here, for tests
 		"--port", strconv.Itoa(s.port),
@@ -92,7 +127,7 @@ func (s *Server) start() {
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		_ = logs.Close()
-		s.t.Fatalf("redistest: start redis-server: %v", err)
+		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -103,14 +138,18 @@ func (s *Server) start() {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if err := ping(s.Addr()); err == nil {
-			return
-		} else if time.Now().After(deadline) {
-			s.t.Fatalf("redistest: redis-server on %s did not answer within %s: %v\n%s", s.Addr(), startTimeout, err, s.logTail())
+		err := ping(s.Addr())
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.killLocked()
+			return fmt.Errorf("redistest: redis-server on %s did not answer within %s: %w\n%s", s.Addr(), startTimeout, err, s.logTail())
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("redistest: redis-server exited at start:\n%s", s.logTail())
+			s.killLocked()
+			return fmt.Errorf("redistest: redis-server exited at start:\n%s", s.logTail())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -121,6 +160,10 @@ func (s *Server) start() {
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.killLocked()
+}
+
+func (s *Server) killLocked() {
 	if s.cmd == nil {
 		return
 	}
@@ -130,11 +173,35 @@ func (s *Server) Kill() {
 	s.cmd, s.done, s.logs = nil, nil, nil
 }
 
+// Wipe deletes the data of a killed server, as a Redis without
+// persistence, or whose disk was lost, restarts empty.
+func (s *Server) Wipe(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		t.Fatal("redistest: Wipe of a running redis-server")
+	}
+	files, err := os.ReadDir(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Name() != "redis.log" {
+			if err := os.RemoveAll(filepath.Join(s.dir, f.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // Restart starts a killed server again on the same port with the same
 // data directory.
-func (s *Server) Restart() {
-	s.t.Helper()
-	s.start()
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *Server) logTail() string {
@@ -166,14 +233,13 @@ func ping(addr string) error {
 	return nil
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Proxy forwards TCP connections from its own 127.0.0.1 port to a server.
