@@ -13,6 +13,7 @@ import (
 	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/internal/plainhttp"
 	"github.com/logtoguard/logtoguard/jwks"
+	"github.com/logtoguard/logtoguard/revocation"
 )
 
 // Defaults of [Config].
@@ -26,6 +27,10 @@ const (
 	DefaultMaxTokenBytes = 16 << 10
 	// DefaultRealm is the realm of WWW-Authenticate challenges.
 	DefaultRealm = "api"
+	// DefaultMaxTokenLifetime is the longest a token is accepted after its
+	// iat. Logto's default access token lifetime is an hour; some tenants
+	// raise it.
+	DefaultMaxTokenLifetime = 24 * time.Hour
 )
 
 // DefaultAlgorithms returns the JWS algorithms Logto signs with, the
@@ -95,6 +100,22 @@ type Config struct {
 	// MaxTokenBytes bounds a token before any parsing. Default
 	// DefaultMaxTokenBytes (16 KiB).
 	MaxTokenBytes int
+	// MaxTokenLifetime is the longest a token is accepted after its iat,
+	// whatever its exp: from iat+MaxTokenLifetime (plus the leeway) on it
+	// is refused as expired. It is also how long a revocation is kept after
+	// its event, so that no revoked token outlives its revocation. Set it to
+	// at least your API resource's token expiration time in the Logto
+	// console. Default DefaultMaxTokenLifetime (24 hours).
+	MaxTokenLifetime time.Duration
+
+	// Revocations holds revoked tokens: every token is checked against it
+	// after verification and after every cache hit, and refused with
+	// [ErrRevoked] when an entry refuses it. Entries come from a Logto
+	// webhook (package webhook) or [Validator.Revoke]. Default: an
+	// in-memory store of revocation.DefaultMaxEntries entries, which only
+	// this process sees; with several replicas, use a shared store (the
+	// Redis store of module revocation/redisstore).
+	Revocations revocation.Store
 
 	// Realm is the realm in WWW-Authenticate challenges. Default "api".
 	Realm string
@@ -258,6 +279,12 @@ func (c Config) normalize() (Config, error) {
 	if c.MaxTokenBytes == 0 {
 		c.MaxTokenBytes = DefaultMaxTokenBytes
 	}
+	switch {
+	case c.MaxTokenLifetime < 0:
+		return c, errors.New("middleware: MaxTokenLifetime must not be negative")
+	case c.MaxTokenLifetime == 0:
+		c.MaxTokenLifetime = DefaultMaxTokenLifetime
+	}
 	if c.Realm == "" {
 		c.Realm = DefaultRealm
 	}
@@ -277,6 +304,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Revocations == nil {
+		c.Revocations = revocation.NewMemory(revocation.MemoryConfig{Now: c.Now})
 	}
 	c.Tenants = slices.Clone(c.Tenants)
 	var err error

@@ -3,9 +3,11 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
@@ -69,7 +71,7 @@ func TestActMalformed(t *testing.T) {
 	key := iss.SigningKey()
 	header := []byte(`{"alg":"` + key.Algorithm() + `","typ":"at+jwt","kid":"` + key.ID() + `"}`)
 	raw := func(act string) string {
-		return iss.MintRaw(nil, header, []byte(`{"sub":"user-1","client_id":"helpdesk","aud":"`+api+`","iss":"`+iss.Issuer()+`","exp":4102444800,"iat":1700000000,"jti":"j","act":`+act+`}`))
+		return iss.MintRaw(nil, header, []byte(`{"sub":"user-1","client_id":"helpdesk","aud":"`+api+`","iss":"`+iss.Issuer()+`","exp":4102444800,"iat":`+strconv.FormatInt(time.Now().Unix(), 10)+`,"jti":"j","act":`+act+`}`))
 	}
 	tests := []struct {
 		name  string

@@ -44,6 +44,11 @@ var (
 	ErrIssuer = errors.New("middleware: untrusted issuer")
 	// ErrAudience: aud names none of the configured audiences.
 	ErrAudience = errors.New("middleware: audience mismatch")
+	// ErrRevoked: the token is genuine and unexpired, but a revocation
+	// (Config.Revocations: a Logto webhook, [Validator.Revoke]) refuses
+	// it: its user was suspended or deleted, removed from the
+	// organization, or its organization or app deleted.
+	ErrRevoked = errors.New("middleware: token revoked")
 	// ErrOrganization: the token's organization is not the one the route
 	// addresses (403 insufficient_scope).
 	ErrOrganization = errors.New("middleware: organization mismatch")
@@ -67,7 +72,7 @@ var (
 
 // tokenKinds are the failures that also match ErrInvalidToken.
 var tokenKinds = []error{ErrMalformed, ErrOpaqueToken, ErrAlgorithm, ErrTokenType, ErrUnknownKey,
-	ErrSignature, ErrExpired, ErrNotYetValid, ErrIssuer, ErrAudience}
+	ErrSignature, ErrExpired, ErrNotYetValid, ErrIssuer, ErrAudience, ErrRevoked}
 
 // Error is a rejected request: its class (Kind), the check that refused it
 // (Check), a description that is safe to send to the caller, and detail for
@@ -206,6 +211,8 @@ const (
 	CheckOrganization
 	// CheckClient: the route does not accept this kind of caller or app.
 	CheckClient
+	// CheckRevoked: a revocation refuses the token (ErrRevoked).
+	CheckRevoked
 
 	numChecks
 )
@@ -237,6 +244,7 @@ var checkNames = [numChecks]string{
 	CheckScope:        "scope",
 	CheckOrganization: "organization",
 	CheckClient:       "client",
+	CheckRevoked:      "revoked",
 }
 
 // String returns the check's name: one lowercase word, fit for a metrics
@@ -295,6 +303,8 @@ func checkOfKind(kind error) Check {
 		return CheckScope
 	case ErrOverloaded:
 		return CheckAdmission
+	case ErrRevoked:
+		return CheckRevoked
 	}
 	return CheckNone
 }
@@ -328,7 +338,7 @@ func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientSco
 // invalid_request, malformed, opaque_token, algorithm, token_type,
 // unknown_key, signature, expired, not_yet_valid, issuer, audience,
 // organization, client, insufficient_scope, keys_unavailable, overloaded,
-// or other for an error that is none of this package's. The set is fixed,
+// revoked, or other for an error that is none of this package's. The set is fixed,
 // so a label built from it has a bounded number of values. [CheckOf] names
 // the failed check, a finer label.
 func Reason(err error) string {
@@ -361,4 +371,5 @@ var reasons = []struct {
 	{ErrInsufficientScope, "insufficient_scope"},
 	{ErrKeysUnavailable, "keys_unavailable"},
 	{ErrOverloaded, "overloaded"},
+	{ErrRevoked, "revoked"},
 }

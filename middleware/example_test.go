@@ -12,6 +12,7 @@ import (
 
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/revocation"
 )
 
 func ExampleNew() {
@@ -304,4 +305,34 @@ func ExampleValidator_Reject() {
 	// the token lacks the scopes: write:products
 	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"
 	// {"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}
+}
+
+func ExampleValidator_Revoke() {
+	logto, _ := logtotest.Start()
+	defer logto.Close()
+	v, _ := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{"https://api.example.com"}})
+	defer v.Close()
+	ctx := context.Background()
+
+	token := logto.UserToken("user-123", "web", "https://api.example.com", "read:products")
+	if _, err := v.Verify(ctx, token); err != nil {
+		log.Fatal(err)
+	}
+	// The account was compromised: end every token it holds now. Until is
+	// filled in (At plus MaxTokenLifetime plus leeway).
+	err := v.Revoke(ctx, revocation.Entry{
+		Kind:    revocation.Subject,
+		Subject: "user-123",
+		At:      time.Now(),
+		Reason:  "account compromised",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = v.Verify(ctx, token) // a cache hit, refused all the same
+	fmt.Println(errors.Is(err, middleware.ErrRevoked), middleware.Reason(err))
+	fmt.Println(v.Reject(err).Description)
+	// Output:
+	// true revoked
+	// the token was revoked: account compromised
 }

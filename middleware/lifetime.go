@@ -78,12 +78,18 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // checkLifetime checks exp (required), iat and nbf against now with the
 // leeway, with the semantics of golang-jwt's validator: a token is expired
 // from exp+leeway on, and is not valid yet before iat-leeway or nbf-leeway.
-func checkLifetime(tc *tokenClaims, now time.Time, leeway time.Duration) *Error {
+// It is expired too from iat+maxLifetime+leeway on.
+func checkLifetime(tc *tokenClaims, now time.Time, leeway, maxLifetime time.Duration) *Error {
 	if !tc.ExpiresAt.set {
 		return fail(CheckExp, ErrMalformed, "the exp claim is missing")
 	}
 	if !now.Before(tc.ExpiresAt.time().Add(leeway)) {
 		return newError(ErrExpired, "the token has expired")
+	}
+	if tc.IssuedAt.set && !now.Before(tc.IssuedAt.time().Add(maxLifetime+leeway)) {
+		e := newError(ErrExpired, "the token has expired: it was issued longer ago than this API accepts")
+		e.Detail = "iat " + tc.IssuedAt.time().UTC().Format(time.RFC3339) + ", MaxTokenLifetime " + maxLifetime.String()
+		return e
 	}
 	if tc.IssuedAt.set && now.Before(tc.IssuedAt.time().Add(-leeway)) {
 		return fail(CheckIat, ErrNotYetValid, "the token's iat is in the future: check the clocks")

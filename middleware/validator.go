@@ -172,7 +172,9 @@ func (v *Validator) Issuers() []string {
 //   - the key by kid from that issuer's key set (which must fit alg; an
 //     unknown kid may cause one rate-limited refetch), and the signature,
 //     admitted by [AdmissionConfig]. Concurrent requests with the same
-//     token share one signature check.
+//     token share one signature check;
+//   - last, after a signature check and after a cache hit alike, the
+//     revocations of Config.Revocations ([ErrRevoked]).
 //
 // Every error matches one of this package's sentinels with errors.Is and is
 // an *[Error] carrying the failed [Check], a description for the caller and
@@ -186,6 +188,10 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	// exact string: a hit needs no precheck, only the size bound first.
 	if v.cache != nil && len(token) <= v.cfg.MaxTokenBytes {
 		if c, ok := v.cache.get(token, now); ok {
+			if err := v.checkRevoked(c); err != nil {
+				v.rejected(err, nil)
+				return nil, err
+			}
 			v.verified(c, true)
 			return c, nil
 		}
@@ -207,6 +213,10 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	c, shared, err := v.verifyShared(ctx, token, u, now)
 	if err != nil {
+		v.rejected(err, u)
+		return nil, err
+	}
+	if err := v.checkRevoked(c); err != nil {
 		v.rejected(err, u)
 		return nil, err
 	}
@@ -406,7 +416,7 @@ func (v *Validator) checkUnverified(u *unverified, now time.Time) *Error {
 	if e := v.checkAudience(tc.Audience); e != nil {
 		return e
 	}
-	if e := checkLifetime(tc, now, v.cfg.Leeway); e != nil {
+	if e := checkLifetime(tc, now, v.cfg.Leeway, v.cfg.MaxTokenLifetime); e != nil {
 		return e
 	}
 	if tc.Subject == "" {
@@ -590,7 +600,7 @@ func (v *Validator) verifyShared(ctx context.Context, token string, u *unverifie
 	}
 	c, set, key, err := v.verifySignature(context.WithoutCancel(ctx), u)
 	if err == nil && v.cache != nil {
-		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: c.ExpiresAt.Add(v.cfg.Leeway)}, now)
+		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: v.expires(c)}, now)
 	}
 	v.flights.land(token, fl, c, err)
 	return c, false, err
