@@ -185,7 +185,7 @@ func checkMCPFlow(t *testing.T, e *mcpExample, issuer string, readerToken, agent
 		got.Body != `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}`+"\n" {
 		t.Errorf("create_product with read:products: %+v", got)
 	}
-	if got := mcpPost(t, e.Resource, agentToken, session, createProductCall); got.Status != http.StatusForbidden || !strings.Contains(got.Body, "session user mismatch") {
+	if got := mcpPost(t, e.Resource, agentToken, session, createProductCall); got.Status != http.StatusForbidden || !strings.Contains(got.Body, "the session belongs to another caller") {
 		t.Errorf("agent's token in reader's session: %+v", got)
 	}
 	if got := mcpPost(t, e.Resource, brokenToken, session, createProductCall); got.Status != http.StatusUnauthorized ||

@@ -27,6 +27,9 @@
 //	server := mcp.NewServer(&mcp.Implementation{Name: "products"}, nil)
 //	mcpguard.AddTool(guard, server, &mcp.Tool{Name: "list_products"}, middleware.Scopes("read:products"), listProducts)
 //	...
+//	if err := guard.CheckServer(ctx, server); err != nil { // every listed tool is served
+//		...
+//	}
 //	mux := http.NewServeMux()
 //	mux.Handle("/mcp", guard.Handler(mcp.NewStreamableHTTPHandler(
 //		func(*http.Request) *mcp.Server { return server }, nil)))
@@ -40,7 +43,11 @@
 // ([DefaultMaxBodyBytes], 4 MiB, the SDK's own limit), and checks the
 // requirement of every tool that a tools/call names (Options.Tools,
 // [Guard.Tool], [AddTool]); other methods need only the server-wide
-// requirement. Requirements are middleware.Requirement values checked with
+// requirement. A tools/call of a tool that no requirement lists is refused
+// (403) unless Options.AuthenticateUnlistedTools is set and
+// [Guard.CheckServer] has passed: a requirement keyed by a misspelt name
+// must not leave the real tool open. CheckServer reports, where the server
+// is built, every listed name the server does not serve. Requirements are middleware.Requirement values checked with
 // middleware.Authorize, as in every other adapter. A body it cannot read
 // exactly as the SDK would is refused with 400 invalid_request, never passed
 // on unchecked. Every refusal is the validator's answer
@@ -48,13 +55,29 @@
 // resource_metadata on a 401, scope="<the tool's scopes>" on a 403, and a
 // JSON body.
 //
-// The request then goes through the SDK's own auth.RequireBearerToken with
-// the token info of the claims ([TokenInfo]): UserID is the token's subject
-// (the Logto user ID, or the App ID of a machine-to-machine app), to which
-// the SDK binds the session that a request opens: a request with another
-// subject's token in that session is refused by the SDK (403 "session user
-// mismatch"). [Verifier] is the same mapping for use with
-// auth.RequireBearerToken alone.
+// # Sessions
+//
+// A session is bound to everything the request that opened it was
+// authorized for: the token's subject (the Logto user ID, or the App ID of
+// a machine-to-machine app), the route (the ServeMux pattern and the path)
+// and the organization of the server-wide requirement. A request in the
+// session (Mcp-Session-Id) with a token of another subject, or on another
+// route or for another organization, is refused with 403 through the
+// validator, whatever its own token may do there: a session opened on
+// /orgs/A/mcp with a token for A cannot be driven from /orgs/B/mcp with a
+// token for B, nor after its user leaves A. The request then goes
+// through the SDK's own auth.RequireBearerToken with the token info of the
+// claims ([TokenInfo]) whose UserID is that binding, so that the SDK,
+// which binds a session to the UserID of the request that opened it,
+// refuses it elsewhere too (its plain-text 403 "session user mismatch"),
+// for a session this guard does not know (opened through another Guard, or
+// named by no request for a day).
+//
+// [Verifier] maps tokens for auth.RequireBearerToken alone, with UserID the
+// subject. It refuses an organization token as an invalid token, as
+// middleware.Authorize does on a route that names no organization: its
+// scopes are an organization's permissions, which must not pass the SDK's
+// Scopes check.
 //
 // A browser-based client's CORS preflight carries no token: put CORS
 // middleware, if any, outside the handler, so that it answers preflights.

@@ -139,12 +139,13 @@ func ExampleClaims() {
 		log.Fatal(err)
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: "products", Version: "v1"}, nil)
-	mcp.AddTool(server, &mcp.Tool{Name: "whoami"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+	// The zero requirement: any valid token may call whoami.
+	mcpguard.AddTool(guard, server, &mcp.Tool{Name: "whoami"}, middleware.Requirement{}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		claims, ok := mcpguard.Claims(req) // req.Extra.TokenInfo.Extra[mcpguard.ExtraKey]
 		if !ok {
 			return nil, nil, fmt.Errorf("no claims")
 		}
-		return nil, map[string]any{"sub": claims.Subject, "m2m": claims.IsM2M(), "user_id": req.Extra.TokenInfo.UserID}, nil
+		return nil, map[string]any{"sub": claims.Subject, "m2m": claims.IsM2M()}, nil
 	})
 	h := guard.Handler(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}))
@@ -152,7 +153,7 @@ func ExampleClaims() {
 	rpc(h, logto.UserToken("user-1", "spa", resource), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
 	// Output:
 	// 200
-	// {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"m2m\":false,\"sub\":\"user-1\",\"user_id\":\"user-1\"}"}],"structuredContent":{"m2m":false,"sub":"user-1","user_id":"user-1"}}}
+	// {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"m2m\":false,\"sub\":\"user-1\"}"}],"structuredContent":{"m2m":false,"sub":"user-1"}}}
 }
 
 func ExampleVerifier() {

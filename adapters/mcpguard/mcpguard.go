@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -26,7 +27,7 @@ const ExtraKey = "logtoguard.claims"
 const DefaultMaxBodyBytes = mcp.DefaultMaxRequestBodyBytes
 
 // Options configure a [Guard]. The zero value admits every valid token to
-// every method and tool.
+// every method, and refuses every tool that Tools does not list.
 type Options struct {
 	// Require is what every request to the MCP endpoint requires: the
 	// server-wide requirement (initialize, tools/list, notifications, the
@@ -35,10 +36,25 @@ type Options struct {
 	// (http.Request.PathValue), as in adapters/nethttp.
 	Require middleware.Requirement
 
-	// Tools are the requirements of tools/call for each tool, by tool name,
-	// on top of Require. A tool not listed needs Require only. Add more
-	// later with [Guard.Tool] or [AddTool].
+	// Tools are the requirements of tools/call for each tool, by tool name
+	// (compared as they are, case included), on top of Require. Add more
+	// later with [Guard.Tool] or [AddTool]; the zero Requirement lists a
+	// tool that needs Require only.
+	//
+	// A tools/call of a tool not listed is refused (403, "the server lists
+	// no requirement for this tool"), unless AuthenticateUnlistedTools is
+	// set. That is the default because a requirement keyed by a misspelt
+	// name ("Create_Product" for create_product) would otherwise leave the
+	// real tool open to every token, as grpcguard and connectguard refuse
+	// a method they have no entry for.
 	Tools map[string]middleware.Requirement
+
+	// AuthenticateUnlistedTools lets a tools/call of a tool that Tools does
+	// not list through with Require alone, once [Guard.CheckServer] has
+	// found every listed name among the server's tools; until then such a
+	// call is refused, so that a misspelt key is found before it opens
+	// the tool it meant to protect.
+	AuthenticateUnlistedTools bool
 
 	// MaxBodyBytes bounds the JSON-RPC body that the handler reads to find
 	// the tools a POST calls. A larger body is answered 400
@@ -59,6 +75,10 @@ type Guard struct {
 	resource    string
 	metadataURL string
 	name        string
+
+	unlisted bool        // Options.AuthenticateUnlistedTools
+	checked  atomic.Bool // CheckServer passed
+	sessions sessions
 
 	mu    sync.RWMutex
 	tools map[string]middleware.Requirement
@@ -102,6 +122,8 @@ func New(v *middleware.Validator, opts Options) (*Guard, error) {
 		resource:    resource,
 		metadataURL: mdURL,
 		name:        opts.ResourceName,
+		unlisted:    opts.AuthenticateUnlistedTools,
+		sessions:    sessions{now: time.Now},
 		tools:       maps.Clone(opts.Tools),
 	}, nil
 }
@@ -153,16 +175,24 @@ func (g *Guard) toolRequirement(name string) (middleware.Requirement, bool) {
 //     for the first that does not); a body that is too large, not UTF-8,
 //     not JSON-RPC, or whose tools/call params are not an object with at
 //     most one name member is answered 400 invalid_request,
-//  4. restores the body and calls next through the SDK's own
+//  4. for a request in a session (Mcp-Session-Id), checks that the session
+//     was opened through the guard by a request authorized for the same:
+//     the same subject, on the same route (pattern and path) and for the
+//     same organization (Options.Require.Organization); a session opened
+//     on /orgs/A/mcp is refused on /orgs/B/mcp, whatever the token there
+//     may do (403),
+//  5. restores the body and calls next through the SDK's own
 //     auth.RequireBearerToken, with the token info of the claims (see
-//     [TokenInfo]), so that the SDK binds a session to the subject that
-//     opened it and refuses it to any other subject.
+//     [TokenInfo]) whose UserID is that binding (subject, route and
+//     organization), so that the SDK, which binds a session to the UserID
+//     of the request that opened it, refuses it elsewhere too.
 //
-// Every rejection of steps 1 to 3 is the validator's
+// Every rejection of steps 1 to 4 is the validator's
 // (middleware.Validator.WriteError): an RFC 6750 challenge, carrying
-// resource_metadata with a 401, and a JSON body. The refusal of a session to
-// another subject is the SDK's (403 "session user mismatch"): its token was
-// valid, the session is not its.
+// resource_metadata with a 401, and a JSON body. The SDK's own refusal
+// (403 "session user mismatch", plain text) remains only for a session the
+// guard does not remember: opened through another Guard, or named by no
+// request for a day.
 //
 // The claims are in the request context for next
 // (middleware.ClaimsFromContext), and in the token info of every MCP
@@ -180,6 +210,14 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		if err == nil {
 			err = middleware.Authorize(claims, g.require, r.PathValue)
 		}
+		var b binding
+		id := r.Header.Get(sessionHeader)
+		if err == nil {
+			b = bindingOf(r, claims, g.require)
+			if id != "" {
+				err = g.sessions.check(id, b)
+			}
+		}
 		if err == nil && r.Method == http.MethodPost {
 			err = g.authorizeCalls(w, r, claims)
 		}
@@ -187,9 +225,24 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			g.v.WriteError(w, r, err)
 			return
 		}
-		sdk.ServeHTTP(w, r.WithContext(middleware.WithClaims(r.Context(), claims)))
+		sw := &sessionWriter{ResponseWriter: w, onHeader: func(status int, h http.Header) {
+			switch {
+			case id == "" && status < http.StatusMultipleChoices:
+				if opened := h.Get(sessionHeader); opened != "" {
+					g.sessions.record(opened, b)
+				}
+			case id != "" && (status == http.StatusNotFound || r.Method == http.MethodDelete && status < http.StatusMultipleChoices):
+				g.sessions.forget(id)
+			}
+		}}
+		ctx := context.WithValue(middleware.WithClaims(r.Context(), claims), bindingKey{}, b)
+		sdk.ServeHTTP(sw, r.WithContext(ctx))
 	})
 }
+
+// bindingKey is the context key of the request's binding, for
+// chainVerifier.
+type bindingKey struct{}
 
 // sdkClockSkew relaxes the SDK's own exp check inside [Guard.Handler],
 // where Verify has applied exp with the validator's leeway.
@@ -207,22 +260,35 @@ func (g *Guard) authorizeCalls(w http.ResponseWriter, r *http.Request, claims *m
 		return err
 	}
 	for _, name := range names {
-		if req, ok := g.toolRequirement(name); ok {
-			if err := middleware.Authorize(claims, req, r.PathValue); err != nil {
-				return err
+		req, ok := g.toolRequirement(name)
+		if !ok {
+			if g.unlisted && g.checked.Load() {
+				continue
 			}
+			return &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlistedTool}
+		}
+		if err := middleware.Authorize(claims, req, r.PathValue); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// unlistedTool is the description of the refusal of a tool that has no
+// requirement.
+const unlistedTool = "the server lists no requirement for this tool"
+
 // chainVerifier gives the SDK's middleware, inside Handler, the claims that
 // Handler verified.
 func (g *Guard) chainVerifier(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
-	if c, ok := middleware.ClaimsFromContext(ctx); ok {
-		return TokenInfo(c), nil
+	c, ok := middleware.ClaimsFromContext(ctx)
+	b, bound := ctx.Value(bindingKey{}).(binding)
+	if !ok || !bound {
+		return Verifier(g.v)(ctx, token, nil)
 	}
-	return Verifier(g.v)(ctx, token, nil)
+	info := TokenInfo(c)
+	info.UserID = b.userID()
+	return info, nil
 }
 
 // Verifier returns a TokenVerifier for the SDK's own middleware,
@@ -232,6 +298,13 @@ func (g *Guard) chainVerifier(ctx context.Context, token string, _ *http.Request
 // yet are reported as an invalid token too, since the SDK would answer
 // any other error 500.
 //
+// It applies the organization-token rule of middleware.Authorize with the
+// zero Requirement: an organization token (accepted by v with
+// Config.AcceptOrganizationTokens) is refused as an invalid token, since
+// its scopes are an organization's permissions, which may share names with
+// the server's own scopes and would pass the SDK's Scopes check. The MCP
+// endpoint names no organization for it to speak for.
+//
 // The SDK's middleware writes its own plain-text answers and knows no
 // per-tool scopes; [Guard.Handler] answers through the validator instead,
 // and is the recommended way. With the verifier alone, set the options'
@@ -240,6 +313,9 @@ func (g *Guard) chainVerifier(ctx context.Context, token string, _ *http.Request
 func Verifier(v *middleware.Validator) auth.TokenVerifier {
 	return func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		c, err := v.Verify(ctx, token)
+		if err == nil {
+			err = middleware.Authorize(c, middleware.Requirement{}, nil)
+		}
 		if err != nil {
 			kind := auth.ErrInvalidToken
 			if errors.Is(err, middleware.ErrInvalidRequest) {
@@ -255,7 +331,8 @@ func Verifier(v *middleware.Validator) auth.TokenVerifier {
 // granted scopes, Expiration the token's exp, UserID its subject (the
 // Logto user ID, or the App ID of a machine-to-machine token), which the
 // SDK's streamable handler binds a session to, and Extra[ExtraKey] the
-// claims themselves.
+// claims themselves. Inside [Guard.Handler] UserID holds more than the
+// subject (see there): read the subject from [Claims].
 func TokenInfo(c *middleware.Claims) *auth.TokenInfo {
 	return &auth.TokenInfo{
 		Scopes:     slices.Clone(c.Scopes),

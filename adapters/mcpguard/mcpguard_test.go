@@ -83,7 +83,10 @@ func startMCPFor(t *testing.T, issuer func(resource string) string) *mcpServer {
 	// create_product is protected by Options.Tools alone: only the HTTP
 	// layer stands between a read-only token and the tool.
 	s.guard, err = mcpguard.New(v, mcpguard.Options{
-		Tools:        map[string]middleware.Requirement{"create_product": middleware.Scopes(writeProducts)},
+		Tools: map[string]middleware.Requirement{
+			"create_product": middleware.Scopes(writeProducts),
+			"whoami":         {}, // any valid token
+		},
 		ResourceName: "Products MCP server",
 	})
 	if err != nil {
@@ -390,8 +393,9 @@ func TestSessionBoundToSubject(t *testing.T) {
 	session := openSession(t, s.URL, alice)
 
 	bob := logto.UserToken("bob", "spa", s.URL, readProducts, writeProducts)
-	if got := post(t, s.URL, bob, session, toolCall(2, "list_products")); got.Status != http.StatusForbidden || !strings.Contains(got.Body, "session user mismatch") {
-		t.Errorf("bob in alice's session: got %+v, want the SDK's 403", got)
+	if got := post(t, s.URL, bob, session, toolCall(2, "list_products")); got.Status != http.StatusForbidden ||
+		got.Body != `{"error":"insufficient_scope","error_description":"the session belongs to another caller"}`+"\n" {
+		t.Errorf("bob in alice's session: got %+v, want the validator's 403", got)
 	}
 	app := logto.M2MToken("agent", s.URL, readProducts)
 	if got := post(t, s.URL, app, session, toolCall(3, "list_products")); got.Status != http.StatusForbidden {

@@ -105,7 +105,10 @@ func routes(v *middleware.Validator) (http.Handler, error) {
 			}
 			return nil, app.Product{ID: "p3", Name: in.Name, Price: in.Price}, nil
 		})
-	mcp.AddTool(server, &mcp.Tool{Name: "whoami", Description: "Describe the caller: the token's subject, app and scopes."},
+	// The zero requirement: any valid token may ask who it is. A tool that
+	// no requirement lists would be refused.
+	mcpguard.AddTool(guard, server, &mcp.Tool{Name: "whoami", Description: "Describe the caller: the token's subject, app and scopes."},
+		middleware.Requirement{},
 		func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, app.WhoAmI, error) {
 			claims, ok := mcpguard.Claims(req)
 			if !ok {
