@@ -232,3 +232,19 @@ func (c *serveConfig) check() error {
 	_, err := buildRoutes(c.Routes)
 	return err
 }
+
+// scopes are the scopes the routes name, each once, in the order of the
+// file: what the resource metadata lists as scopes_supported.
+func (c *serveConfig) scopes() []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, r := range c.Routes {
+		for _, s := range append(append([]string(nil), r.Scopes...), r.AnyScopes...) {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

@@ -18,6 +18,10 @@ type gateway struct {
 	v      *middleware.Validator
 	routes *routes
 	deny   bool // default: deny
+	// metaPath is where the resource metadata of public_url is served
+	// (RFC 9728), and meta serves it; "" and nil without public_url.
+	metaPath string
+	meta     http.Handler
 }
 
 // decision is the answer to one original request: the claims of an allowed

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
+	"github.com/logtoguard/logtoguard/middleware"
 )
 
 // The shipped proxy configurations, and what the tests replace in them: the
@@ -143,7 +144,9 @@ func startProxy(t *testing.T, cmd *exec.Cmd, base, logs string) {
 }
 
 // startNginx runs nginx with the shipped configuration in front of
-// upstream, asking guard, and returns its base URL.
+// upstream, asking guard, and returns its base URL. Beside it runs a
+// default server like the default site of Debian's nginx package: the
+// shipped file must win for requests to 127.0.0.1 (its server_name).
 func startNginx(t *testing.T, guard, upstream string) string {
 	bin := proxyBinary(t, "nginx")
 	dir := t.TempDir()
@@ -166,9 +169,16 @@ http {
     fastcgi_temp_path %[1]s/fastcgi;
     uwsgi_temp_path %[1]s/uwsgi;
     scgi_temp_path %[1]s/scgi;
+    # Debian's default site: default_server on the same port, answering
+    # every Host that no server_name names with its own 404.
+    server {
+        listen 127.0.0.1:%[2]d default_server;
+        server_name _;
+        return 404 "the default site\n";
+    }
     include %[1]s/logtoguard.conf;
 }
-`, dir)
+`, dir, port)
 	for name, content := range map[string]string{"logtoguard.conf": site, "nginx.conf": main} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -205,6 +215,29 @@ func startCaddy(t *testing.T, guard, upstream string) string {
 // the headers it received.
 func TestServeBehindNginx(t *testing.T) { testBehindProxy(t, startNginx, false) }
 func TestServeBehindCaddy(t *testing.T) { testBehindProxy(t, startCaddy, true) }
+
+// TestMetadataBehindNginx and TestMetadataBehindCaddy follow a 401's
+// resource_metadata through the proxy: the shipped file routes it to serve,
+// which answers the document without a token.
+func TestMetadataBehindNginx(t *testing.T) { testMetadataBehindProxy(t, startNginx) }
+func TestMetadataBehindCaddy(t *testing.T) { testMetadataBehindProxy(t, startCaddy) }
+
+func testMetadataBehindProxy(t *testing.T, start func(t *testing.T, guard, upstream string) string) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(iss, "public_url: "+adaptertest.API))
+	up := newEchoUpstream(t)
+	base := start(t, strings.TrimPrefix(g.url, "http://"), strings.TrimPrefix(up.URL, "http://"))
+
+	res := serveDo(t, mustRequest(t, "GET", base+"/read"))
+	const want = `resource_metadata="` + adaptertest.API + middleware.ResourceMetadataPath + `"`
+	if res.status != http.StatusUnauthorized || !strings.Contains(res.header.Get("WWW-Authenticate"), want) {
+		t.Fatalf("GET /read without a token: %d %q, want 401 with %s", res.status, res.header.Get("WWW-Authenticate"), want)
+	}
+	checkMetadata(t, base+middleware.ResourceMetadataPath, iss.Issuer())
+	if n := up.hits.Load(); n != 0 {
+		t.Errorf("the upstream got %d requests, want none", n)
+	}
+}
 
 func testBehindProxy(t *testing.T, start func(t *testing.T, guard, upstream string) string, passesBody bool) {
 	iss := adaptertest.NewIssuer(t)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -178,6 +179,12 @@ func (s *server) load(cfg *serveConfig) error {
 			return errors.New(fileTerms.Replace(strings.TrimPrefix(err.Error(), "middleware: ")))
 		}
 		g.v = v
+	}
+	if cfg.PublicURL != "" {
+		if g.metaPath, err = metadataPath(cfg.PublicURL); err != nil {
+			return err
+		}
+		g.meta = middleware.ResourceMetadataHandler(g.v.ResourceMetadata(cfg.scopes()...))
 	}
 	s.cur.Store(g)
 	if old != nil && old.v != g.v {
@@ -354,9 +361,26 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case p == "/metrics":
 		s.metrics.handler.ServeHTTP(w, r)
+	case p != "" && p == s.gateway().metaPath:
+		s.gateway().meta.ServeHTTP(w, r)
 	default:
-		plain(w, http.StatusNotFound, "not found: the endpoints are /verify, /envoy/..., /healthz, /readyz and /metrics")
+		plain(w, http.StatusNotFound, "not found: the endpoints are /verify, /envoy/..., /healthz, /readyz, /metrics and, with public_url, "+middleware.ResourceMetadataPath)
 	}
+}
+
+// metadataPath is the path at which RFC 9728 places the metadata of the
+// resource publicURL: /.well-known/oauth-protected-resource, followed by
+// publicURL's path if it has one. The proxy routes it to serve.
+func metadataPath(publicURL string) (string, error) {
+	raw, err := middleware.ResourceMetadataURL(publicURL)
+	if err != nil {
+		return "", fmt.Errorf("public_url: %v", strings.TrimPrefix(err.Error(), "middleware: "))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("public_url: %v", err)
+	}
+	return u.Path, nil
 }
 
 func plain(w http.ResponseWriter, status int, msg string) {

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
+	"github.com/logtoguard/logtoguard/middleware"
 )
 
 // contractRoutes are adaptertest.Requirements as gateway routes (but
@@ -405,7 +407,8 @@ func TestServeBadOriginal(t *testing.T) {
 }
 
 // TestServeResourceMetadata checks that public_url puts resource_metadata
-// in 401 challenges.
+// in 401 challenges, and that serve answers that URL's path with the
+// document: the audience, the issuer, and the routes' scopes.
 func TestServeResourceMetadata(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	g := startGuard(t, guardConfig(iss, "public_url: https://api.example.com"))
@@ -414,6 +417,52 @@ func TestServeResourceMetadata(t *testing.T) {
 	if got.status != 401 || got.header.Get("WWW-Authenticate") != want {
 		t.Errorf("got %d %q, want 401 %q", got.status, got.header.Get("WWW-Authenticate"), want)
 	}
+	checkMetadata(t, g.url+middleware.ResourceMetadataPath, iss.Issuer())
+
+	// A public_url with a path: the path follows the well-known one.
+	g = startGuard(t, guardConfig(iss, "public_url: https://api.example.com/v1/"))
+	got = g.ask(t, "GET", "/read", nil)
+	want = `Bearer realm="api", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1"`
+	if got.status != 401 || got.header.Get("WWW-Authenticate") != want {
+		t.Errorf("got %d %q, want 401 %q", got.status, got.header.Get("WWW-Authenticate"), want)
+	}
+	checkMetadata(t, g.url+middleware.ResourceMetadataPath+"/v1", iss.Issuer())
+	if res := serveDo(t, mustRequest(t, "GET", g.url+middleware.ResourceMetadataPath)); res.status != http.StatusNotFound {
+		t.Errorf("the path without /v1: %d, want 404", res.status)
+	}
+
+	// Without public_url, nothing is served there.
+	g = startGuard(t, guardConfig(iss, ""))
+	if res := serveDo(t, mustRequest(t, "GET", g.url+middleware.ResourceMetadataPath)); res.status != http.StatusNotFound {
+		t.Errorf("without public_url: %d, want 404", res.status)
+	}
+}
+
+// checkMetadata fetches the resource metadata at url and checks it is the
+// document of the contract's gateway.
+func checkMetadata(t *testing.T, url, issuer string) {
+	t.Helper()
+	res := serveDo(t, mustRequest(t, "GET", url))
+	if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET %s: %d %s %q, want 200 JSON", url, res.status, res.header.Get("Content-Type"), res.body)
+	}
+	var md middleware.ResourceMetadata
+	if err := json.Unmarshal([]byte(res.body), &md); err != nil {
+		t.Fatalf("GET %s: %v: %q", url, err, res.body)
+	}
+	if md.Resource != adaptertest.API || strings.Join(md.AuthorizationServers, " ") != issuer ||
+		strings.Join(md.ScopesSupported, " ") != "read:products write:products" || strings.Join(md.BearerMethodsSupported, " ") != "header" {
+		t.Errorf("GET %s: %+v", url, md)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 // TestServeHealthMetrics checks /healthz, /readyz and the counters of
@@ -732,6 +781,14 @@ func TestServeShippedConfigs(t *testing.T) {
 	}
 	if len(cfg.Routes) != 7 || cfg.Default != defaultDeny {
 		t.Errorf("deploy/logtoguard.yaml: %d routes, default %s", len(cfg.Routes), cfg.Default)
+	}
+	// gRPC is optional, so off in the sample; public_url is on, and the
+	// proxy files route its metadata path to serve (TestMetadataBehind*).
+	if cfg.GRPCListen != "" || cfg.PublicURL == "" {
+		t.Errorf("deploy/logtoguard.yaml: grpc_listen %q, public_url %q; want no gRPC listener and a public_url", cfg.GRPCListen, cfg.PublicURL)
+	}
+	if p, err := metadataPath(cfg.PublicURL); err != nil || p != middleware.ResourceMetadataPath {
+		t.Errorf("deploy/logtoguard.yaml: metadata at %q (%v), want %s, where the shipped proxy files route it", p, err, middleware.ResourceMetadataPath)
 	}
 	b, err := os.ReadFile("../../../../deploy/kubernetes/logtoguard.yaml")
 	if err != nil {
