@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -190,6 +191,10 @@ func TestTryItLocally(t *testing.T) {
 		t.Errorf("GET /products with a token of the new key: %d %s", status, body)
 	}
 
+	t.Run("serve behind nginx", func(t *testing.T) {
+		tryBehindNginx(t, logtoguard, vars["LOGTO_ENDPOINT"], strings.TrimPrefix(apiURL, "http://"), mint("--scope", "read:products"))
+	})
+
 	if code := api.stop(t); code != 0 {
 		t.Errorf("the quick start's server exited %d:\n%s", code, api.out.String())
 	}
@@ -216,4 +221,155 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// tryBehindNginx is the README's nginx step: the sample configuration with
+// the dev endpoint (the sed line), logtoguard serve, and nginx with the
+// shipped file beside a default site like Debian's. Only the ports differ
+// from the README: 80, 9090 and 8080 are the test's free ones.
+func tryBehindNginx(t *testing.T, logtoguard, endpoint, apiAddr, token string) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("nginx is not installed: make test installs it (make proxies)")
+		}
+		t.Skipf("nginx is not installed (make proxies installs it): %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil { // for nginx's workers, when they run as nobody
+		t.Fatal(err)
+	}
+	guardAddr := "127.0.0.1:" + freePort(t)
+	sample := replaceAll(t, "../../../../deploy/logtoguard.yaml",
+		"https://your-tenant.logto.app", endpoint, // the README's sed
+		"listen: 127.0.0.1:9090", "listen: "+guardAddr)
+	config := filepath.Join(dir, "logtoguard.yaml")
+	if err := os.WriteFile(config, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	guard := startProc(t, nil, logtoguard, "serve", "--config", config)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + guardAddr + "/readyz")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logtoguard serve not ready in 15s: %v\n%s", err, guard.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	port := freePort(t)
+	site := replaceAll(t, "../../../../deploy/nginx/logtoguard.conf",
+		"server 127.0.0.1:9090;", "server "+guardAddr+";",
+		"server 127.0.0.1:8080;", "server "+apiAddr+";",
+		"listen 80;", "listen 127.0.0.1:"+port+";")
+	main := `worker_processes 1;
+error_log DIR/error.log info;
+pid DIR/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path DIR/body;
+    proxy_temp_path DIR/proxy;
+    fastcgi_temp_path DIR/fastcgi;
+    uwsgi_temp_path DIR/uwsgi;
+    scgi_temp_path DIR/scgi;
+    server {
+        listen 127.0.0.1:PORT default_server;
+        server_name _;
+        return 404 "the default site\n";
+    }
+    include DIR/conf.d/logtoguard.conf;
+}
+`
+	main = strings.NewReplacer("DIR", dir, "PORT", port).Replace(main)
+	if err := os.Mkdir(filepath.Join(dir, "conf.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"conf.d/logtoguard.conf": site, "nginx.conf": main} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-e", dir+"/error.log", "-c", dir+"/nginx.conf", "-g", "daemon off;")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers end with it
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx:\n%s%s", out.String(), logs)
+		}
+	})
+	base := "http://127.0.0.1:" + port
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(base + "/.well-known/oauth-protected-resource")
+		if err == nil {
+			_ = res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not answer in 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if status, body := call(t, "GET", base+"/products", token); status != http.StatusOK || !strings.Contains(body, "Keyboard") {
+		t.Errorf("GET /products through nginx: %d %s, want 200 and the API's products", status, body)
+	}
+	if status, body := call(t, "POST", base+"/products", token); status != http.StatusForbidden || !strings.Contains(body, `error="insufficient_scope"`) {
+		t.Errorf("POST /products through nginx: %d %s, want 403 insufficient_scope", status, body)
+	}
+	status, body := call(t, "GET", base+"/products", "")
+	if status != http.StatusUnauthorized || !strings.Contains(body, `resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`) {
+		t.Errorf("GET /products without a token through nginx: %d %s, want 401 naming the metadata", status, body)
+	}
+	status, body = call(t, "GET", base+"/.well-known/oauth-protected-resource", "")
+	if status != http.StatusOK || !strings.Contains(body, `"resource":"https://api.example.com"`) || !strings.Contains(body, endpoint+"/oidc") {
+		t.Errorf("the metadata through nginx: %d %s", status, body)
+	}
+	if code := guard.stop(t); code != 0 {
+		t.Errorf("logtoguard serve exited %d:\n%s", code, guard.out.String())
+	}
+}
+
+// freePort is a port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// replaceAll is the file with each old string replaced by its new one,
+// failing when one is missing.
+func replaceAll(t *testing.T, file string, pairs ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(s, pairs[i]) {
+			t.Fatalf("%s has no %q", file, pairs[i])
+		}
+		s = strings.ReplaceAll(s, pairs[i], pairs[i+1])
+	}
+	return s
 }
