@@ -271,7 +271,7 @@ func contractRows(iss *logtotest.Issuer) []row {
 		{"lowercase scheme", "GET", "/products", http.Header{"Authorization": {"bearer " + read}}, 200, nil},
 		{"create without write", "POST", "/products", bearer(read), 403, challenge(`Bearer realm="api", error="insufficient_scope"`)},
 		{"create scope hint", "POST", "/products", bearer(noScopes), 403, func(t *testing.T, r response) {
-			if !strings.HasSuffix(r.Headers["WWW-Authenticate"], `scope="write:products"`) {
+			if !strings.HasSuffix(r.Headers["WWW-Authenticate"], `scope="write:products", resource_metadata="`+publicURL+`/.well-known/oauth-protected-resource"`) {
 				t.Errorf("WWW-Authenticate %q lacks the scope", r.Headers["WWW-Authenticate"])
 			}
 		}},
@@ -289,6 +289,12 @@ func contractRows(iss *logtotest.Issuer) []row {
 			}
 		}},
 		{"whoami no scopes", "GET", "/whoami", bearer(noScopes), 200, jsonField("scopes", "[]")},
+		{"whoami delegated", "GET", "/whoami", bearer(iss.DelegatedToken("user-1", "support-agent", "helpdesk", api, "read:products")), 200, func(t *testing.T, r response) {
+			want := `{"sub":"user-1","client_id":"helpdesk","m2m":false,"scopes":["read:products"],"act":"support-agent"}` + "\n"
+			if r.Body != want {
+				t.Errorf("body %q, want %q", r.Body, want)
+			}
+		}},
 		{"expired", "GET", "/products", bearer(iss.ExpiredToken("inventory-sync", api, "read:products")), 401, jsonField("error_description", "expired")},
 		{"tampered signature", "GET", "/products", bearer(badSignature), 401, signature},
 		{"tampered payload", "POST", "/products", bearer(forgedScope), 401, signature},

@@ -181,7 +181,7 @@ func checkMCPFlow(t *testing.T, e *mcpExample, issuer string, readerToken, agent
 	session := mcpSession(t, e.Resource, readerToken)
 	got := mcpPost(t, e.Resource, readerToken, session, createProductCall)
 	if got.Status != http.StatusForbidden ||
-		got.Challenge != `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"` ||
+		got.Challenge != `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products", resource_metadata="`+metadataURL+`"` ||
 		got.Body != `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}`+"\n" {
 		t.Errorf("create_product with read:products: %+v", got)
 	}

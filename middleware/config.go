@@ -119,8 +119,9 @@ type Config struct {
 
 	// Realm is the realm in WWW-Authenticate challenges. Default "api".
 	Realm string
-	// ResourceMetadataURL, if set, is sent as resource_metadata in 401
-	// challenges (RFC 9728), so clients can discover how to get a token.
+	// ResourceMetadataURL, if set, is sent as resource_metadata in 401 and
+	// 403 challenges (RFC 9728), so clients can discover how to get a
+	// token, or one with more scopes.
 	ResourceMetadataURL string
 
 	// HTTPClient fetches discovery and keys. Default: a client that follows

@@ -55,7 +55,7 @@ func (v *Validator) ResourceMetadata(scopes ...string) ResourceMetadata {
 // CORS open to every origin since the document is public. Mount it at the
 // path that [ResourceMetadataURL] gives for md.Resource (for a resource
 // without a path, [ResourceMetadataPath]), and set
-// [Config].ResourceMetadataURL to its URL so that 401 challenges point to
+// [Config].ResourceMetadataURL to its URL so that 401 and 403 challenges point to
 // it.
 func ResourceMetadataHandler(md ResourceMetadata) http.Handler {
 	body, err := json.Marshal(md)

@@ -55,8 +55,10 @@ func (r Rejection) Body() []byte {
 //	keys never loaded, overloaded 503, Retry-After, no challenge
 //
 // An error that is none of this package's is answered 401 invalid_token,
-// never 500. When Config.ResourceMetadataURL is set, 401 challenges carry it
-// as resource_metadata (RFC 9728).
+// never 500. When Config.ResourceMetadataURL is set, 401 and 403 challenges
+// carry it as resource_metadata (RFC 9728, section 5.1; the MCP
+// authorization specification asks it of a 403 insufficient_scope, for
+// consistency with the 401).
 func (v *Validator) Reject(err error) Rejection {
 	if notFromVerify(err) {
 		v.rejected(err, nil)
@@ -116,7 +118,7 @@ func (v *Validator) Reject(err error) Rejection {
 		b.WriteString(sanitize(scopeErr.Required))
 		b.WriteByte('"')
 	}
-	if v.cfg.ResourceMetadataURL != "" && status == http.StatusUnauthorized {
+	if v.cfg.ResourceMetadataURL != "" {
 		b.WriteString(`, resource_metadata="`)
 		b.WriteString(v.cfg.ResourceMetadataURL)
 		b.WriteByte('"')

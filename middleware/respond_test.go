@@ -66,8 +66,8 @@ func TestWriteError(t *testing.T) {
 		{"resource metadata on 401", withMeta, middleware.ErrNoToken, 401,
 			`Bearer realm="api", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`,
 			`{"error":"unauthorized","error_description":"a bearer token is required"}`, ""},
-		{"no resource metadata on 403", withMeta, &middleware.ScopeError{Required: "a", Missing: []string{"a"}}, 403,
-			`Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: a", scope="a"`,
+		{"resource metadata on 403", withMeta, &middleware.ScopeError{Required: "a", Missing: []string{"a"}}, 403,
+			`Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: a", scope="a", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`,
 			`{"error":"insufficient_scope","error_description":"the token lacks the scopes: a"}`, ""},
 	}
 	for _, tt := range tests {

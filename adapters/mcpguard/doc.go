@@ -1,6 +1,6 @@
 // Package mcpguard protects an MCP server built on the official Go SDK
 // (github.com/modelcontextprotocol/go-sdk) with Logto access tokens, as the
-// MCP authorization specification (2025-11-25) wants of a resource server:
+// MCP authorization specification (2026-07-28) wants of a resource server:
 // it refuses tokens not issued for the server, points clients to its
 // protected resource metadata (RFC 9728) in the 401 challenge, and answers a
 // call that needs more scope with 403 insufficient_scope naming the scope,
@@ -52,8 +52,8 @@
 // exactly as the SDK would is refused with 400 invalid_request, never passed
 // on unchecked. Every refusal is the validator's answer
 // (middleware.Validator.WriteError): the RFC 6750 challenge, with
-// resource_metadata on a 401, scope="<the tool's scopes>" on a 403, and a
-// JSON body.
+// resource_metadata on a 401 and a 403, scope="<every scope the request
+// needs>" on a 403, and a JSON body.
 //
 // # Sessions
 //
@@ -105,4 +105,81 @@
 // scopes_supported the union of the server-wide and tool scopes. Serve it
 // with [Guard.MetadataHandler] at [Guard.MetadataPath], where
 // [Guard.MetadataURL] says it is.
+//
+// # The MCP authorization specification, point by point
+//
+// Each MUST and SHOULD of the MCP authorization specification (revision
+// 2026-07-28: basic/authorization, its security considerations, and the
+// discovery requirements it refers to) that binds an MCP server, and what
+// shows that mcpguard meets it (tests of this package unless another is
+// named), or why it does not apply.
+//
+//	requirement (binds the MCP server)                       shown by, or why not
+//	--------------------------------------------------------  -------------------------------------------
+//	MUST implement Protected Resource Metadata (RFC 9728);     TestDiscovery (the SDK's client follows it
+//	  it MUST list at least one authorization_servers          from a bare 401), TestSpecResourceIdentifier
+//	MUST offer PRM discovery: resource_metadata in the 401     TestDiscovery, TestMidSession (every 401,
+//	  WWW-Authenticate, or the well-known URI                  with or without a token); MetadataPath is the
+//	                                                           RFC 9728 well-known path of the resource
+//	SHOULD put scope in WWW-Authenticate (401 and 403)         a 403 names it (TestToolScope); a 401 for a
+//	                                                           request without a token does not: the
+//	                                                           scopes of a call are known only from its
+//	                                                           token-checked body, and clients then use
+//	                                                           scopes_supported, as the spec says
+//	MUST validate access tokens (OAuth 2.1, section 5.2)       middleware.Validator.Verify; TestMidSession
+//	                                                           (expired, foreign key, tampered, opaque)
+//	MUST validate that tokens were issued for this server      TestSpecAudience (another API, Logto's
+//	  (audience, RFC 8707); MUST reject tokens that do not     Management API, a trailing slash, another
+//	  include it in aud; MUST NOT accept other tokens          case of the host), TestMidSession
+//	MUST answer invalid or expired tokens with 401             TestMidSession, TestSpecStateless
+//	MUST NOT pass the client's token through upstream          not applicable: mcpguard calls nothing
+//	                                                           upstream; the claims, never the token, reach
+//	                                                           the tools (Claims)
+//	MUST return 401 / 403 / 400 as the error table says        TestMidSession (401), TestToolScope (403),
+//	                                                           TestBody (400 for a body it cannot read)
+//	SHOULD answer insufficient scope with 403,                 TestToolScope, TestSpecOneChallenge, and
+//	  error="insufficient_scope", scope, resource_metadata     ExampleGuard_Handler (the exact challenge)
+//	SHOULD name all scopes the operation needs in a single     TestSpecOneChallenge (server-wide and tool
+//	  challenge, not one at a time                             scopes together; every tool of a batch),
+//	                                                           TestBatch
+//	SHOULD be consistent in the scope inclusion strategy       one rule, in one place: every scope of every
+//	                                                           requirement the request meets (authorizeAll)
+//	MUST account for scope hierarchies                         not applicable: Logto's scopes are flat
+//	                                                           permission names; a Check can add a
+//	                                                           hierarchy of the API's own
+//	SHOULD NOT include offline_access in a challenge or in     TestSpecNoOfflineAccess: a requirement that
+//	  scopes_supported                                         names it is refused by New and Tool
+//	SHOULD use resource identifiers without a trailing slash   TestSpecResourceIdentifier: the metadata's
+//	                                                           resource is the configured audience, exactly
+//	                                                           (no slash added); the SDK's client compares
+//	                                                           it exactly. The SDK's own audience helper,
+//	                                                           oauthex.MatchesResource, would accept an aud
+//	                                                           with or without the trailing slash;
+//	                                                           logtoguard compares aud exactly (RFC 9728,
+//	                                                           section 3.3) and refuses it (TestSpecAudience)
+//	SHOULD accept upper-case scheme and host                   addressed to clients choosing the resource
+//	                                                           parameter: Logto issues aud as the API
+//	                                                           identifier was registered, which is what
+//	                                                           the validator compares (TestSpecAudience)
+//	Authorization in every HTTP request; never in the query    middleware.BearerToken; every request is
+//	                                                           verified (TestMidSession, TestSpecStateless);
+//	                                                           a token in the query is 400 (the adapter
+//	                                                           contract, internal/adaptertest)
+//	MUST follow secure token storage; tokens not logged        the validator never logs a token nor hands it
+//	                                                           to hooks (middleware:
+//	                                                           TestHooksAndLogsNeverSeeTheToken)
+//	MUST serve over HTTPS (communication security)             New refuses a resource that is not https,
+//	                                                           but on a loopback host (TestNewErrors)
+//	Session binding (2026-07-28 removes protocol sessions)     stateful handler: the SDK binds a session to
+//	                                                           the subject that opened it
+//	                                                           (TestSessionBoundToSubject); the SDK's
+//	                                                           stateless mode has no session: every request
+//	                                                           is authorized on its own token, and one
+//	                                                           caller's request opens nothing to another's
+//	                                                           (TestSpecStateless)
+//
+// Client ID Metadata Documents give MCP clients an HTTPS URL as client_id;
+// Logto issues their tokens with that client_id, which Requirement.Clients
+// compares exactly and which is never taken for a machine-to-machine app
+// (see middleware.Claims.IsM2M).
 package mcpguard

@@ -94,7 +94,7 @@ func ExampleGuard_Handler() {
 	// Bearer realm="api", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 	// {"error":"unauthorized","error_description":"a bearer token is required"}
 	// 403
-	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"
+	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 	// {"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}
 	// 200
 	// {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"status\":\"created\"}"}],"structuredContent":{"status":"created"}}}
@@ -123,7 +123,7 @@ func ExampleAddTool() {
 	rpc(h, logto.M2MToken("agent", resource, "read:products"), call)
 	// Output:
 	// 403
-	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products"
+	// Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: read:products", scope="read:products", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 	// {"error":"insufficient_scope","error_description":"the token lacks the scopes: read:products"}
 	// 200
 	// {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\"products\":[\"Keyboard\",\"Mouse\"]}"}],"structuredContent":{"products":["Keyboard","Mouse"]}}}

@@ -104,6 +104,9 @@ func New(v *middleware.Validator, opts Options) (*Guard, error) {
 	if err := opts.Require.Validate(); err != nil {
 		return nil, fmt.Errorf("mcpguard: Require: %w", err)
 	}
+	if err := checkScopes(opts.Require); err != nil {
+		return nil, fmt.Errorf("mcpguard: Require: %w", err)
+	}
 	for name, req := range opts.Tools {
 		if err := checkTool(name, req); err != nil {
 			return nil, err
@@ -133,6 +136,9 @@ func checkTool(name string, req middleware.Requirement) error {
 		return errors.New("mcpguard: a tool requirement needs the tool's name")
 	}
 	if err := req.Validate(); err != nil {
+		return fmt.Errorf("mcpguard: tool %q: %w", name, err)
+	}
+	if err := checkScopes(req); err != nil {
 		return fmt.Errorf("mcpguard: tool %q: %w", name, err)
 	}
 	return nil
@@ -171,8 +177,9 @@ func (g *Guard) toolRequirement(name string) (middleware.Requirement, bool) {
 //  3. for a POST, reads the JSON-RPC body (at most Options.MaxBodyBytes;
 //     a single message or a batch) and checks the requirement of every tool
 //     that a tools/call in it names: a batch passes only if every call in
-//     it does (403 insufficient_scope with scope="<the tool's scopes>"
-//     for the first that does not); a body that is too large, not UTF-8,
+//     it does (403 insufficient_scope with scope="<every scope the
+//     request needs>", the server-wide and the tools' together, in one
+//     challenge); a body that is too large, not UTF-8,
 //     not JSON-RPC, or whose tools/call params are not an object with at
 //     most one name member is answered 400 invalid_request,
 //  4. for a request in a session (Mcp-Session-Id), checks that the session
@@ -189,7 +196,7 @@ func (g *Guard) toolRequirement(name string) (middleware.Requirement, bool) {
 //
 // Every rejection of steps 1 to 4 is the validator's
 // (middleware.Validator.WriteError): an RFC 6750 challenge, carrying
-// resource_metadata with a 401, and a JSON body. The SDK's own refusal
+// resource_metadata with a 401 and a 403, and a JSON body. The SDK's own refusal
 // (403 "session user mismatch", plain text) remains only for a session the
 // guard does not remember: opened through another Guard, or named by no
 // request for a day.
@@ -209,6 +216,12 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		claims, err := g.v.Authenticate(r)
 		if err == nil {
 			err = middleware.Authorize(claims, g.require, r.PathValue)
+			var se *middleware.ScopeError
+			if errors.As(err, &se) && r.Method == http.MethodPost {
+				// Named again by authorizeCalls, with the scopes of the
+				// tools called, in one challenge.
+				err = nil
+			}
 		}
 		var b binding
 		id := r.Header.Get(sessionHeader)
@@ -248,8 +261,9 @@ type bindingKey struct{}
 // where Verify has applied exp with the validator's leeway.
 const sdkClockSkew = 24 * time.Hour
 
-// authorizeCalls reads r's body, checks the requirement of every tool it
-// calls, and puts the body back for the SDK.
+// authorizeCalls reads r's body, checks the server-wide requirement and
+// that of every tool it calls, and puts the body back for the SDK. Missing
+// scopes are named together in one challenge (see authorizeAll).
 func (g *Guard) authorizeCalls(w http.ResponseWriter, r *http.Request, claims *middleware.Claims) error {
 	body, err := readBody(w, r, g.maxBody)
 	if err != nil {
@@ -259,6 +273,7 @@ func (g *Guard) authorizeCalls(w http.ResponseWriter, r *http.Request, claims *m
 	if err != nil {
 		return err
 	}
+	reqs := []middleware.Requirement{g.require}
 	for _, name := range names {
 		req, ok := g.toolRequirement(name)
 		if !ok {
@@ -267,11 +282,9 @@ func (g *Guard) authorizeCalls(w http.ResponseWriter, r *http.Request, claims *m
 			}
 			return &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlistedTool}
 		}
-		if err := middleware.Authorize(claims, req, r.PathValue); err != nil {
-			return err
-		}
+		reqs = append(reqs, req)
 	}
-	return nil
+	return authorizeAll(claims, reqs, r.PathValue)
 }
 
 // unlistedTool is the description of the refusal of a tool that has no

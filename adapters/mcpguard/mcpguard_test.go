@@ -342,7 +342,7 @@ func TestToolScope(t *testing.T) {
 	got := post(t, s.URL, read, session, toolCall(2, "create_product"))
 	want := answer{
 		Status:    http.StatusForbidden,
-		Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"`,
+		Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products", resource_metadata="` + s.MetadataURL + `"`,
 		Body:      `{"error":"insufficient_scope","error_description":"the token lacks the scopes: write:products"}` + "\n",
 	}
 	if got != want {
@@ -477,7 +477,8 @@ func TestBatch(t *testing.T) {
 
 	batch := "[" + toolCall(2, "list_products") + ", " + toolCall(3, "create_product") + "]"
 	got := post(t, s.URL, read, session, batch)
-	if got.Status != http.StatusForbidden || !strings.HasSuffix(got.Challenge, `scope="write:products"`) {
+	// One challenge names every scope the batch needs.
+	if got.Status != http.StatusForbidden || !strings.Contains(got.Challenge, `error_description="the token lacks the scopes: write:products", scope="read:products write:products", resource_metadata=`) {
 		t.Errorf("batch with create_product, read-only: %+v", got)
 	}
 	// With write:products the batch reaches the SDK, which answers it in

@@ -78,7 +78,7 @@ func TestRealProvider(t *testing.T) {
 			}
 			session := openSession(t, s.URL, tr.AccessToken)
 			if got := post(t, s.URL, tr.AccessToken, session, toolCall(2, "create_product")); got.Status != http.StatusForbidden ||
-				!strings.HasSuffix(got.Challenge, `error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products"`) {
+				!strings.HasSuffix(got.Challenge, `error="insufficient_scope", error_description="the token lacks the scopes: write:products", scope="write:products", resource_metadata="`+s.MetadataURL+`"`) {
 				t.Errorf("create_product, read-only: %+v", got)
 			}
 			// Another subject in the reader's session.

@@ -150,6 +150,9 @@ type WhoAmI struct {
 	M2M            bool     `json:"m2m"`
 	Scopes         []string `json:"scopes"`
 	OrganizationID string   `json:"organization_id,omitempty"`
+	// Act is the actor of a delegated token (token exchange), who calls
+	// on behalf of Sub; absent for the subject's own token.
+	Act string `json:"act,omitempty"`
 }
 
 // NewWhoAmI describes the caller.
@@ -158,7 +161,7 @@ func NewWhoAmI(c *middleware.Claims) WhoAmI {
 	if s == nil {
 		s = []string{}
 	}
-	return WhoAmI{Sub: c.Subject, ClientID: c.ClientID, M2M: c.IsM2M(), Scopes: s, OrganizationID: c.OrganizationID}
+	return WhoAmI{Sub: c.Subject, ClientID: c.ClientID, M2M: c.IsM2M(), Scopes: s, OrganizationID: c.OrganizationID, Act: c.Actor}
 }
 
 // OrgProducts is the body of GET /orgs/{org}/products.
