@@ -170,9 +170,9 @@
 //	                                                           TestHooksAndLogsNeverSeeTheToken)
 //	MUST serve over HTTPS (communication security)             New refuses a resource that is not https,
 //	                                                           but on a loopback host (TestNewErrors)
-//	Session binding (2026-07-28 removes protocol sessions)     stateful handler: the SDK binds a session to
-//	                                                           the subject that opened it
-//	                                                           (TestSessionBoundToSubject); the SDK's
+//	Session binding (2026-07-28 removes protocol sessions)     stateful handler: a session is bound to the
+//	                                                           subject, route and organization that opened
+//	                                                           it (TestSessionBoundToSubject); the SDK's
 //	                                                           stateless mode has no session: every request
 //	                                                           is authorized on its own token, and one
 //	                                                           caller's request opens nothing to another's

@@ -2,6 +2,7 @@ package mcpguard_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,6 +44,11 @@ func startSpecServer(t *testing.T, logto *logtotest.Issuer, opts mcpguard.Option
 	if err := v.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Every tool is listed: one with no requirement of its own needs
+	// opts.Require only.
+	tools := map[string]middleware.Requirement{"list_products": {}, "create_product": {}, "whoami": {}}
+	maps.Copy(tools, opts.Tools)
+	opts.Tools = tools
 	if s.guard, err = mcpguard.New(v, opts); err != nil {
 		t.Fatal(err)
 	}
