@@ -35,6 +35,8 @@ type decision struct {
 // original is the request a proxy asks about.
 type original struct {
 	method, host, uri string
+	// scheme is "http" or "https" when the proxy says, else "".
+	scheme string
 	// header holds its Authorization header (the only one read): the
 	// proxy's request's own header, or one built for it.
 	header http.Header

@@ -39,6 +39,7 @@ func (a *authzServer) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 		d = g.decide(ctx, original{
 			method: h.GetMethod(),
 			host:   h.GetHost(),
+			scheme: strings.ToLower(h.GetScheme()),
 			uri:    h.GetPath(),
 			header: http.Header{"Authorization": envoyHeader(h, "authorization")},
 		})

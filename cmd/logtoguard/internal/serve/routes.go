@@ -33,9 +33,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (not found, method not allowed, a redirect to a subtree's slash) are
 // written into it and dropped: they all mean that no route matched.
 type matcher struct {
-	route *route
-	req   *http.Request
-	hdr   http.Header
+	route  *route
+	req    *http.Request
+	hdr    http.Header
+	status int
 }
 
 func (m *matcher) Header() http.Header {
@@ -45,12 +46,16 @@ func (m *matcher) Header() http.Header {
 	return m.hdr
 }
 func (m *matcher) Write(b []byte) (int, error) { return len(b), nil }
-func (m *matcher) WriteHeader(int)             {}
+func (m *matcher) WriteHeader(status int)      { m.status = status }
 
 // routes are the configured routes in a ServeMux of their patterns.
 type routes struct {
 	mux *http.ServeMux
-	n   int
+	// folded holds the same routes with their paths in lower case, as an
+	// upstream that routes paths case-insensitively (ASP.NET) reads them:
+	// mux itself when no pattern has an upper-case letter in its path.
+	folded *http.ServeMux
+	n      int
 }
 
 // anyToken is the route of an unmatched request under default: authenticate.
@@ -60,6 +65,9 @@ var anyToken = &route{match: "(default)"}
 // the route and the field.
 func buildRoutes(cfgs []routeConfig) (*routes, error) {
 	rs := &routes{mux: http.NewServeMux(), n: len(cfgs)}
+	rts := make([]*route, len(cfgs))
+	patterns := make([]string, len(cfgs))
+	upper := false
 	for i, rc := range cfgs {
 		at := fmt.Sprintf("routes[%d]", i)
 		if strings.TrimSpace(rc.Match) == "" {
@@ -70,11 +78,51 @@ func buildRoutes(cfgs []routeConfig) (*routes, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s.%v", at, err)
 		}
-		if err := handle(rs.mux, rc.Match, &route{match: rc.Match, public: rc.Public, req: req}); err != nil {
+		rts[i] = &route{match: rc.Match, public: rc.Public, req: req}
+		patterns[i] = lowerHost(rc.Match)
+		if err := handle(rs.mux, patterns[i], rts[i]); err != nil {
 			return nil, fmt.Errorf("%s.match: %v", at, err)
+		}
+		_, _, path := splitPattern(patterns[i])
+		upper = upper || strings.ToLower(path) != path
+	}
+	rs.folded = rs.mux
+	if upper {
+		rs.folded = http.NewServeMux()
+		for i, p := range patterns {
+			prefix, host, path := splitPattern(p)
+			if err := handle(rs.folded, prefix+host+strings.ToLower(path), rts[i]); err != nil {
+				return nil, fmt.Errorf("routes[%d] (%q).match: once paths are read case-insensitively, as ASP.NET routes them: %v", i, cfgs[i].Match, err)
+			}
 		}
 	}
 	return rs, nil
+}
+
+// splitPattern splits a ServeMux pattern into its method with the space
+// after it (or ""), its host (or "") and its path.
+func splitPattern(pattern string) (prefix, host, path string) {
+	rest := pattern
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		j := len(pattern) - len(strings.TrimLeft(pattern[i:], " \t"))
+		prefix, rest = pattern[:j], pattern[j:]
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return prefix, "", rest
+	}
+	return prefix, rest[:i], rest[i:]
+}
+
+// lowerHost is pattern with its host, if any, in lower case and without a
+// trailing dot: requests are matched on their host so spelled
+// (canonicalHost).
+func lowerHost(pattern string) string {
+	prefix, host, path := splitPattern(pattern)
+	if host == "" {
+		return pattern
+	}
+	return prefix + strings.TrimSuffix(strings.ToLower(host), ".") + path
 }
 
 // registeredAt is what ServeMux adds to its messages about a conflict: the
@@ -166,7 +214,11 @@ func putSynthetic(s *synthetic) {
 // upstream would route as this gateway does.
 func (rs *routes) match(o original, r *http.Request) (*route, error) {
 	if !validMethod(o.method) {
-		return nil, invalidRequest("the forwarded method is not an HTTP method")
+		return nil, invalidRequest("the forwarded method is not an HTTP method in upper case")
+	}
+	host, ok := canonicalHost(o.host, o.scheme)
+	if !ok {
+		return nil, invalidRequest("the forwarded host is not a host name or address, with an optional port")
 	}
 	if o.uri == "" || o.uri[0] != '/' {
 		return nil, invalidRequest("the forwarded URI is not an absolute path")
@@ -177,15 +229,152 @@ func (rs *routes) match(o original, r *http.Request) (*route, error) {
 	if !canonical(r.URL) {
 		return nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)")
 	}
-	r.Method, r.Host, r.RequestURI = o.method, o.host, o.uri
+	servlet, err := servletPath(r.URL.EscapedPath())
+	if err != nil {
+		return nil, err
+	}
+	r.Method, r.Host, r.RequestURI = o.method, host, o.uri
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.Header = o.header
 	if rs.n == 0 {
 		return nil, nil
 	}
+	p := r.URL.Path
+	rt := lookup(rs.mux, r)
+	// The other readings of the path that upstreams route by must reach
+	// the same route: a servlet container drops ;parameters (and the
+	// organization it reads must be the same), Express and others fold a
+	// trailing slash, ASP.NET routes paths case-insensitively.
+	if servlet != p {
+		if srt, sr := readAs(rs.mux, r, servlet); srt != rt || rt != nil && rt.req.Organization != "" &&
+			sr.PathValue(rt.req.Organization) != r.PathValue(rt.req.Organization) {
+			return nil, invalidRequest("the request path is another route once its ;parameters are dropped, as a servlet container reads it")
+		}
+	}
+	lower := strings.ToLower(p)
+	for _, alt := range [...]struct {
+		mux  *http.ServeMux
+		path string
+	}{{rs.mux, trimSlash(p)}, {rs.folded, lower}, {rs.folded, trimSlash(lower)}} {
+		if alt.path == p && alt.mux == rs.mux {
+			continue
+		}
+		if art, _ := readAs(alt.mux, r, alt.path); art != rt {
+			return nil, invalidRequest("the request path is another route when read case-insensitively or without its trailing slash, as some upstreams route paths")
+		}
+	}
+	return rt, nil
+}
+
+// trimSlash is p without a trailing slash, but "/".
+func trimSlash(p string) string {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
+}
+
+// readAs looks up, in mux, r with path instead of its own, and returns the
+// route and the request that carries the path values.
+func readAs(mux *http.ServeMux, r *http.Request, path string) (*route, *http.Request) {
+	s := new(synthetic)
+	s.req, s.url = *r, url.URL{Path: path, RawQuery: r.URL.RawQuery}
+	s.req.URL = &s.url
+	return lookup(mux, &s.req), &s.req
+}
+
+// lookup runs r through mux, a ServeMux of routes, and returns the route it
+// matched, or nil. Where ServeMux redirects a path to its subtree ("/admin"
+// to "/admin/", which many upstreams serve alike), the subtree's route
+// applies: r's path then ends with the slash.
+func lookup(mux *http.ServeMux, r *http.Request) *route {
 	m := matcher{req: r}
-	rs.mux.ServeHTTP(&m, r)
-	return m.route, nil
+	mux.ServeHTTP(&m, r)
+	if m.route != nil || m.status < 300 || m.status > 399 {
+		return m.route
+	}
+	loc, err := url.Parse(m.hdr.Get("Location"))
+	if err != nil || loc.Path != r.URL.Path+"/" {
+		return nil
+	}
+	r.URL.Path += "/"
+	if r.URL.RawPath != "" {
+		r.URL.RawPath += "/"
+	}
+	m = matcher{req: r}
+	mux.ServeHTTP(&m, r)
+	return m.route
+}
+
+// servletPath is the path esc (escaped) as a Java servlet container reads
+// it (Tomcat, Jetty, Undertow; Spring MVC on them): each segment's
+// ";parameters" dropped, then percent-decoded once. The error, a 400, says
+// why that reading is refused: a dot segment ("/public/..;/admin" is
+// "/admin" to Tomcat), an empty segment, or an encoded semicolon, which a
+// server that decodes before it drops parameters reads as one.
+func servletPath(esc string) (string, error) {
+	if strings.Contains(esc, "%3B") || strings.Contains(esc, "%3b") {
+		return "", invalidRequest("the request path holds an encoded semicolon (%3B), which some servers read as a ;parameter")
+	}
+	if !strings.Contains(esc, ";") {
+		return url.PathUnescape(esc)
+	}
+	var b strings.Builder
+	for seg := range strings.SplitSeq(esc, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
+		d, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", invalidRequest("the forwarded URI cannot be parsed")
+		}
+		if d == "." || d == ".." {
+			return "", invalidRequest("the request path has a dot segment once its ;parameters are dropped, as a servlet container reads it (..;)")
+		}
+		if b.Len() > 0 || seg != "" {
+			b.WriteByte('/')
+		}
+		b.WriteString(d)
+	}
+	p := b.String()
+	if cleanPath(p) != p {
+		return "", invalidRequest("the request path has an empty segment once its ;parameters are dropped, as a servlet container reads it")
+	}
+	return p, nil
+}
+
+// canonicalHost is host as the routes match it, and as most servers route
+// it: in lower case, without one trailing dot, and without the default port
+// of scheme (":443" for https, ":80" for http, either when the scheme is not
+// known). ok is false when host is not a name or an address with an
+// optional port.
+func canonicalHost(host, scheme string) (string, bool) {
+	if host == "" {
+		return "", true
+	}
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		name, port = host[:i], host[i+1:]
+		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+			return "", false
+		}
+	}
+	if strings.HasPrefix(name, "[") {
+		if len(name) < 3 || name[len(name)-1] != ']' || strings.Trim(name[1:len(name)-1], "0123456789abcdefABCDEF:.") != "" {
+			return "", false
+		}
+	} else {
+		name = strings.TrimSuffix(name, ".")
+		if name == "" || name[0] == '.' || name[len(name)-1] == '.' || strings.Contains(name, "..") ||
+			strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != "" {
+			return "", false
+		}
+	}
+	name = strings.ToLower(name)
+	defaultPort := port == "443" && (scheme == "https" || scheme == "") ||
+		port == "80" && (scheme == "http" || scheme == "")
+	if port != "" && !defaultPort {
+		name += ":" + port
+	}
+	return name, true
 }
 
 // parseRequestURI parses uri, an origin-form request target
@@ -257,14 +446,17 @@ func cleanPath(p string) string {
 	return np
 }
 
-// validMethod reports whether m is an RFC 9110 method token.
+// validMethod reports whether m is an RFC 9110 method token in upper case.
+// Methods are case-sensitive, but Werkzeug (Flask) upper-cases them and
+// ASP.NET routes them case-insensitively: "get" would skip a "GET /reports"
+// route here and reach that handler there.
 func validMethod(m string) bool {
 	if m == "" || len(m) > 32 {
 		return false
 	}
 	for i := 0; i < len(m); i++ {
 		c := m[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}

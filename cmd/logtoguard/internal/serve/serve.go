@@ -395,6 +395,7 @@ const (
 	hdrForwardedMethod = "X-Forwarded-Method"
 	hdrForwardedURI    = "X-Forwarded-Uri"
 	hdrForwardedHost   = "X-Forwarded-Host"
+	hdrForwardedProto  = "X-Forwarded-Proto"
 	hdrOriginalMethod  = "X-Original-Method"
 	hdrOriginalURI     = "X-Original-Uri"
 )
@@ -456,7 +457,9 @@ func forwarded(h http.Header) (original, error) {
 	default:
 		return o, invalidRequest("the proxy must send the original request in X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI")
 	}
-	o.host = host
+	// The scheme only says which port is the default one, which the match
+	// ignores anyway (ServeMux matches a host without its port).
+	o.host, o.scheme = host, strings.ToLower(h.Get(hdrForwardedProto))
 	o.header = h
 	return o, nil
 }
@@ -469,6 +472,7 @@ func (s *server) envoy(w http.ResponseWriter, r *http.Request) {
 	d := g.decide(r.Context(), original{
 		method: r.Method,
 		host:   r.Host,
+		scheme: strings.ToLower(r.Header.Get(hdrForwardedProto)),
 		uri:    strings.TrimPrefix(r.RequestURI, "/envoy"),
 		header: r.Header,
 	})

@@ -330,7 +330,7 @@ func TestServeRoutes(t *testing.T) {
 		{"query string is not the path", deny, "GET", "/read?x=/public/", app, 200, true},
 		{"m2m route refuses a user", deny, "POST", "/sync-all", user, 403, false},
 		{"m2m route admits an app", deny, "POST", "/sync-all", app, 200, true},
-		{"subtree without its slash is not the subtree", deny, "GET", "/public", nil, 403, false},
+		{"subtree without its slash is the subtree, as ServeMux redirects it", deny, "GET", "/public", nil, 200, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,7 +380,11 @@ func TestServeBadOriginal(t *testing.T) {
 		{"backslash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%5C..%5Cadmin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)"},
 		{"double encoding", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%252e%252e/admin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)"},
 		{"absolute URI", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "http://evil/read"), "the forwarded URI is not an absolute path"},
-		{"not a method", h("X-Forwarded-Method", "GET /read", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method"},
+		{"not a method", h("X-Forwarded-Method", "GET /read", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method in upper case"},
+		{"lower-case method", h("X-Forwarded-Method", "get", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method in upper case"},
+		{"not a host", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/read", "X-Forwarded-Host", "api.example.com, evil"), "the forwarded host is not a host name or address, with an optional port"},
+		{"dot segment with ;parameters", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/..;/admin"), "the request path has a dot segment once its ;parameters are dropped, as a servlet container reads it (..;)"},
+		{"encoded semicolon", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/..%3b/admin"), "the request path holds an encoded semicolon (%3B), which some servers read as a ;parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -564,10 +568,12 @@ func TestServeConfigErrors(t *testing.T) {
 		{"routes not a list", base + "routes: GET /a\n", `:5: routes: want a list of routes, got str`},
 		{"bad pattern", base + "routes:\n  - match: \"GET /a/{x\"\n", `routes[0] ("GET /a/{x").match: parsing "GET /a/{x": at offset 7: bad wildcard segment (must end with '}')`},
 		{"conflicting patterns", base + "routes:\n  - match: GET /a\n  - match: GET /a\n", `routes[1] ("GET /a").match: pattern "GET /a" conflicts with pattern "GET /a": GET /a matches the same requests as GET /a`},
+		{"routes that differ only in case", base + "routes:\n  - match: GET /a\n  - match: GET /A\n", `routes[1] ("GET /A").match: once paths are read case-insensitively, as ASP.NET routes them: pattern "GET /a" conflicts with pattern "GET /a"`},
 		{"no match", base + "routes:\n  - scopes: [a]\n", `routes[0].match: required`},
 		{"organization without braces", base + "routes:\n  - match: GET /o/{org}\n    organization: org\n", `routes[0] ("GET /o/{org}").organization: "org" must name a wildcard of match, such as "{org}"`},
 		{"organization not a wildcard", base + "routes:\n  - match: GET /o/{id}\n    organization: \"{org}\"\n", `routes[0] ("GET /o/{id}").organization: match has no wildcard {org}`},
 		{"public with scopes", base + "routes:\n  - match: /p/\n    public: true\n    scopes: [a]\n", `routes[0] ("/p/").public: a public route requires nothing`},
+		{"public with organization", base + "routes:\n  - match: /o/{org}/\n    public: true\n    organization: \"{org}\"\n", `routes[0] ("/o/{org}/").public: a public route requires nothing`},
 		{"empty scope", base + "routes:\n  - match: GET /a\n    scopes: [\"\"]\n", `routes[0] ("GET /a").scopes: "" is not a valid value`},
 		{"scope with a space", base + "routes:\n  - match: GET /a\n    any_scopes: [\"a b\"]\n", `routes[0] ("GET /a").any_scopes: "a b" is not a valid value`},
 		{"user and m2m", base + "routes:\n  - match: GET /a\n    user: true\n    m2m: true\n", `routes[0] ("GET /a").user: a requirement for users' tokens cannot also require M2M or AppIDs`},

@@ -1,0 +1,185 @@
+package serve
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logtoguard/logtoguard/internal/adaptertest"
+	"github.com/logtoguard/logtoguard/logtotest"
+)
+
+// spellingRoutes are the routes of the findings on how an upstream reads a
+// request otherwise than the gateway did: a public subtree, a scope route,
+// an organization subtree, a host route, a method route and an admin
+// subtree.
+const spellingRoutes = `
+routes:
+  - match: "/public/"
+    public: true
+  - match: "GET /read"
+    scopes: [read:products]
+  - match: "/orgs/{org}/"
+    organization: "{org}"
+  - match: "Admin.Example.com/"
+    scopes: [admin]
+  - match: "billing.example.com/"
+    scopes: [admin]
+  - match: "GET /reports"
+    scopes: [admin]
+  - match: "/admin/"
+    scopes: [admin]
+`
+
+// spellingConfig is a configuration of spellingRoutes for iss.
+func spellingConfig(iss *logtotest.Issuer, extra string) string {
+	return fmt.Sprintf(`endpoint: %s
+audiences: [%s]
+accept_organization_tokens: true
+allow_insecure_http: true
+listen: 127.0.0.1:0
+grpc_listen: 127.0.0.1:0
+%s
+%s`, iss.Endpoint(), adaptertest.API, extra, spellingRoutes)
+}
+
+// entry asks the gateway about one original request through one of its
+// entry points and returns the status it answers with.
+type entry struct {
+	name string
+	ask  func(t *testing.T, g *testGuard, method, host, uri, token string) int
+}
+
+// entries are the gateway's three entry points: /verify (nginx, Caddy,
+// Traefik), /envoy/... (Envoy's HTTP ext_authz) and gRPC ext_authz.
+var entries = []entry{
+	{"verify", func(t *testing.T, g *testGuard, method, host, uri, token string) int {
+		h := http.Header{"X-Forwarded-Host": {host}}
+		if token != "" {
+			h.Set("Authorization", "Bearer "+token)
+		}
+		return g.ask(t, method, uri, h).status
+	}},
+	{"envoy", func(t *testing.T, g *testGuard, method, host, uri, token string) int {
+		// Written on the connection as it is: an HTTP client would
+		// check or rewrite the method, host or path.
+		return rawStatus(t, strings.TrimPrefix(g.url, "http://"), method, host, "/envoy"+uri, token)
+	}},
+	{"grpc", func(t *testing.T, g *testGuard, method, host, uri, token string) int {
+		h := map[string]string{}
+		if token != "" {
+			h["authorization"] = "Bearer " + token
+		}
+		req := checkRequest(method, uri, h)
+		req.Attributes.Request.Http.Host = host
+		res := grpcCheck(t, checkClient(t, g), req)
+		if d := res.GetDeniedResponse(); d != nil {
+			return int(d.GetStatus().GetCode())
+		}
+		return http.StatusOK
+	}},
+}
+
+// rawStatus sends method target with Host host (and the bearer token, if
+// any) to addr on a connection of its own, as bytes, and returns the
+// answer's status.
+func rawStatus(t *testing.T, addr, method, host, target, token string) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, host)
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestServeSpellings sends, through each entry point, the spellings of a
+// request that an upstream or a proxy reads as another route than the
+// gateway would match as it is: each is refused (400), or matched as the
+// upstream reads it.
+func TestServeSpellings(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	deny := startGuard(t, spellingConfig(iss, "default: deny"))
+	auth := startGuard(t, spellingConfig(iss, "default: authenticate"))
+	plain := iss.M2MToken("inventory-sync", adaptertest.API, "read:products")
+	admin := iss.M2MToken("ops", adaptertest.API, "admin")
+	evil := iss.OrganizationToken("user-1", "spa", "evil")
+	const host = "api.example.com"
+	tests := []struct {
+		name                  string
+		g                     *testGuard
+		method, host, uri, tk string
+		status                int
+	}{
+		// 1. Servlet containers drop each segment's ;parameters before
+		// they resolve dot segments: Tomcat serves /read.
+		{"..; leaves the public subtree", deny, "GET", host, "/public/..;/read", "", 400},
+		{"%2e%2e; leaves the public subtree", deny, "GET", host, "/public/%2e%2e;/read", "", 400},
+		{"..;x=1 leaves the public subtree", deny, "GET", host, "/public/..;x=1/read", "", 400},
+		{".; is a dot segment too", deny, "GET", host, "/public/.;/x", "", 400},
+		{"..; leaves an organization", deny, "GET", host, "/orgs/evil/..;/acme/products", evil, 400},
+		{"its own organization still opens", deny, "GET", host, "/orgs/evil/products", evil, 200},
+		{";parameters hide a subtree", auth, "GET", host, "/admin;x=1/users", plain, 400},
+		{";parameters hide a route", auth, "GET", host, "/reports;jsessionid=1", plain, 400},
+		{"an empty segment once ;parameters go", deny, "GET", host, "/public/;x/read", "", 400},
+		{"an encoded semicolon", deny, "GET", host, "/public/..%3B/read", "", 400},
+		{";parameters on the same route", deny, "GET", host, "/public/logo.png;v=2", "", 200},
+		{"an encoded slash (mutant: slash count)", deny, "GET", host, "/public%2Fadmin", "", 400},
+		// Case-insensitive routing (ASP.NET, Express by default) and
+		// trailing-slash folding (Express, Flask's strict_slashes=False).
+		{"a subtree in upper case", auth, "GET", host, "/ADMIN/users", plain, 400},
+		{"a route in mixed case", auth, "GET", host, "/Reports", plain, 400},
+		{"a route with a trailing slash", auth, "GET", host, "/reports/", plain, 400},
+		{"a route in upper case with a trailing slash", auth, "GET", host, "/REPORTS/", plain, 400},
+		{"a public subtree in upper case", deny, "GET", host, "/PUBLIC/x", "", 400},
+		{"a path value in upper case is the same route", deny, "GET", host, "/orgs/evil/Products/", evil, 200},
+		// 2. Hosts are case-insensitive, and a trailing dot names the same
+		// host: Caddy passes both as the client wrote them.
+		{"host route needs its scope (mutant: host not set)", auth, "GET", "billing.example.com", "/x", plain, 403},
+		{"host route pattern lower-cased at load", auth, "GET", "admin.example.com", "/x", plain, 403},
+		{"host route in upper case", auth, "GET", "ADMIN.example.com", "/x", plain, 403},
+		{"host route with a trailing dot", auth, "GET", "admin.example.com.", "/x", plain, 403},
+		{"host route with the default port", auth, "GET", "admin.example.com:80", "/x", plain, 403},
+		{"host route with a dot and a port", auth, "GET", "Admin.Example.Com.:443", "/x", plain, 403},
+		{"host route admits its scope", auth, "GET", "ADMIN.example.com.", "/x", admin, 200},
+		{"a host of two trailing dots", auth, "GET", "admin.example.com..", "/x", plain, 400},
+		// 3. Werkzeug upper-cases methods, ASP.NET routes them
+		// case-insensitively.
+		{"method route in lower case", auth, "get", host, "/reports", plain, 400},
+		{"method route in mixed case", auth, "Get", host, "/reports", plain, 400},
+		{"method route as written", auth, "GET", host, "/reports", plain, 403},
+		// 4. Express and ServeMux serve /admin as /admin/.
+		{"subtree without its slash", auth, "GET", host, "/admin", plain, 403},
+		{"subtree without its slash, with a query", auth, "GET", host, "/admin?x=1", plain, 403},
+		{"subtree without its slash admits its scope", auth, "GET", host, "/admin", admin, 200},
+		{"public subtree without its slash", deny, "GET", host, "/public", "", 200},
+		{"organization subtree without its slash", deny, "GET", host, "/orgs/acme", evil, 403},
+	}
+	for _, e := range entries {
+		for _, tt := range tests {
+			t.Run(e.name+"/"+tt.name, func(t *testing.T) {
+				if got := e.ask(t, tt.g, tt.method, tt.host, tt.uri, tt.tk); got != tt.status {
+					t.Errorf("%s %s %s: %d, want %d", tt.method, tt.host, tt.uri, got, tt.status)
+				}
+			})
+		}
+	}
+}
