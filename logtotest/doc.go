@@ -56,4 +56,12 @@
 // [Issuer.SetJWKSDown], [Issuer.SetJWKSDelay] and [Issuer.SetJWKSGarbage]
 // make the JWKS fail the ways a network does, and [Issuer.JWKSFetches] counts
 // the requests it received, to test caching and refetch limits.
+//
+// # Webhooks
+//
+// [Webhook] sends deliveries shaped and signed as Logto's webhooks send them
+// (User.SuspensionStatus.Updated, User.Deleted, Organization.Membership.Updated,
+// Organization.Deleted, or any payload), so that a test can drive a webhook
+// receiver, such as package webhook's, without a Logto; [SignWebhook] is the
+// signature alone.
 package logtotest

@@ -356,3 +356,10 @@ func ExampleWithMiddleware() {
 	// /hello 200
 	// /oidc/jwks 200
 }
+
+func ExampleSignWebhook() {
+	// The logto-signature-sha-256 header of a delivery: hex HMAC-SHA256 of
+	// the raw body with the webhook's signing key.
+	fmt.Println(logtotest.SignWebhook("0123456789abcdefghijklmnopqrstuv", []byte(`{"event":"PostSignIn"}`)))
+	// Output: 6d5a6f80d364dba8934a049fdb1d0db5ec25e89de68e211fcc153a5eaa10f7fb
+}
