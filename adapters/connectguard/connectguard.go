@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/logtoguard/logtoguard/middleware"
 )
@@ -37,6 +41,8 @@ type Interceptor struct {
 	// valid token.
 	authenticateUnlisted bool
 	organization         OrganizationFunc
+	// checked is set once CheckServed found every name served.
+	checked atomic.Bool
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
@@ -56,6 +62,12 @@ type Option func(*Interceptor)
 // Authenticate does. An organization token passes too; a listed
 // procedure's requirement, even the zero one, refuses it unless the
 // requirement names an organization (see middleware.Authorize).
+//
+// It takes effect once [Interceptor.CheckServed] has found every listed
+// name among the procedures served: until then an unlisted procedure is
+// refused as without it, since a key misspelt by a letter's case
+// ("/shop.v1.Products/create") would leave the procedure it meant to
+// protect ("/shop.v1.Products/Create") to any valid token.
 func AuthenticateUnlisted() Option {
 	return func(i *Interceptor) { i.authenticateUnlisted = true }
 }
@@ -125,6 +137,84 @@ func New(v *middleware.Validator, procedures map[string]middleware.Requirement, 
 	return i, nil
 }
 
+// CheckServed reports, as an error, every procedure that the interceptor
+// lists or exempts and that none of paths serves: a requirement keyed by a
+// name that matches nothing protects nothing. paths are where the handlers
+// that use the interceptor are mounted: the path that a generated
+// New...Handler returns ("/shop.v1.Products/"), whose procedures are the
+// methods of that service in the protobuf registry
+// (protoregistry.GlobalFiles, where the generated code registers it), or a
+// procedure's own path ("/shop.v1.Products/List"), for a handler built with
+// connect.NewUnaryHandler and the like. Call it where the handlers are
+// mounted:
+//
+//	path, handler := shopv1connect.NewProductsHandler(products, connect.WithInterceptors(guard))
+//	if err := guard.CheckServed(path); err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.Handle(path, handler)
+//
+// Once it has passed, [AuthenticateUnlisted] takes effect.
+func (i *Interceptor) CheckServed(paths ...string) error {
+	served := map[string]bool{}
+	for _, path := range paths {
+		svc, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		switch {
+		case !strings.HasPrefix(path, "/") || !ok || svc == "" || strings.Contains(method, "/"):
+			return fmt.Errorf("connectguard: CheckServed: %q is neither a service path such as /shop.v1.Products/ nor a procedure", path)
+		case method != "":
+			served[path] = true
+			continue
+		}
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		if err != nil {
+			return fmt.Errorf("connectguard: CheckServed: service %s is not in the protobuf registry: %w", svc, err)
+		}
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if !ok {
+			return fmt.Errorf("connectguard: CheckServed: %s is not a service", svc)
+		}
+		for j := 0; j < sd.Methods().Len(); j++ {
+			served[path+string(sd.Methods().Get(j).Name())] = true
+		}
+	}
+	var missing []string
+	for _, names := range []map[string]bool{i.listedNames(), i.exempt} {
+		for name := range names {
+			if !served[name] {
+				missing = append(missing, name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		var b strings.Builder
+		for n, name := range missing {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(name)
+			for s := range served {
+				if strings.EqualFold(s, name) {
+					b.WriteString(" (served: " + s + ")")
+				}
+			}
+		}
+		return fmt.Errorf("connectguard: procedures listed or exempt that no handler serves: %s", b.String())
+	}
+	i.checked.Store(true)
+	return nil
+}
+
+// listedNames returns the names of the listed procedures.
+func (i *Interceptor) listedNames() map[string]bool {
+	names := make(map[string]bool, len(i.procedures))
+	for name := range i.procedures {
+		names[name] = true
+	}
+	return names
+}
+
 // checkProcedure reports a name that is not a full procedure name.
 func checkProcedure(name string) error {
 	svc, method, ok := strings.Cut(strings.TrimPrefix(name, "/"), "/")
@@ -145,7 +235,7 @@ func (i *Interceptor) rule(procedure string) (need *middleware.Requirement, guar
 	if i.exempt[procedure] {
 		return nil, false, nil
 	}
-	if i.authenticateUnlisted {
+	if i.authenticateUnlisted && i.checked.Load() {
 		return nil, true, nil
 	}
 	return nil, true, &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlisted}

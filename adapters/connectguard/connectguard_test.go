@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -91,7 +95,9 @@ func serve(t *testing.T, v *middleware.Validator) *httptest.Server {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	var served []string
 	for p := range patterns() {
+		served = append(served, unaryService+method(p), streamService+method(p))
 		mux.Handle(unaryService+method(p), connect.NewUnaryHandler(unaryService+method(p),
 			func(ctx context.Context, _ *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
 				msg, err := who(ctx)
@@ -108,6 +114,9 @@ func serve(t *testing.T, v *middleware.Validator) *httptest.Server {
 				}
 				return stream.Send(msg)
 			}, connect.WithInterceptors(guard)))
+	}
+	if err := guard.CheckServed(served...); err != nil {
+		t.Fatal(err)
 	}
 	return start(t, mux)
 }
@@ -342,6 +351,9 @@ func TestUnlisted(t *testing.T) {
 					return connect.NewResponse(wrapperspb.String(claims.Subject)), nil
 				}, connect.WithInterceptors(guard)))
 		}
+		if err := guard.CheckServed(unlisted, health, unaryService+"Read"); err != nil {
+			t.Fatal(err)
+		}
 		return start(t, mux)
 	}
 	denied := answer{Code: "PermissionDenied", Message: "the server lists no requirement for this method",
@@ -374,6 +386,103 @@ func TestUnlisted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMisspeltProcedure: a requirement keyed by a procedure name that
+// differs from the served one by a letter's case protects nothing. Under
+// AuthenticateUnlisted, the procedure it meant to protect is refused to a
+// token without the scope and to an organization token until CheckServed
+// has passed, and CheckServed does not pass: it names the key, and the
+// procedure it resembles.
+func TestMisspeltProcedure(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	write := unaryService + "Write"
+	misspelt := unaryService + "write"
+	guard, err := connectguard.New(v, map[string]middleware.Requirement{misspelt: middleware.Scopes("write:products")}, connectguard.AuthenticateUnlisted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	mux := http.NewServeMux()
+	mux.Handle(write, connect.NewUnaryHandler(write,
+		func(context.Context, *connect.Request[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+			ran++
+			return connect.NewResponse(wrapperspb.String("written")), nil
+		}, connect.WithInterceptors(guard)))
+	srv := start(t, mux)
+	for name, token := range map[string]string{
+		"a token without the scope": iss.M2MToken("inventory-sync", adaptertest.API, "read:products"),
+		"an organization token":     iss.OrganizationToken("user-1", "spa", "acme", "write:products"),
+	} {
+		for _, p := range protocols {
+			if got := callUnary(t, srv, p.opts, write, []string{"Bearer " + token}, ""); got.Code != "PermissionDenied" {
+				t.Errorf("%s, %s: got %+v, want PermissionDenied", name, p.name, got)
+			}
+		}
+	}
+	if ran != 0 {
+		t.Errorf("the handler ran %d times, want 0", ran)
+	}
+	want := "connectguard: procedures listed or exempt that no handler serves: /contract.v1.Unary/write (served: /contract.v1.Unary/Write)"
+	if err := guard.CheckServed(write); err == nil || err.Error() != want {
+		t.Errorf("CheckServed:\n got %v\nwant %s", err, want)
+	}
+}
+
+// TestCheckServed: CheckServed reads a service path's procedures from the
+// protobuf registry, and refuses what is neither a service path nor a
+// procedure, or a service the registry does not hold.
+func TestCheckServed(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, false)
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:       proto.String("connectguard_test/registered.proto"),
+		Package:    proto.String("connectguard.test.v1"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/protobuf/struct.proto"},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("Registered"),
+			Method: []*descriptorpb.MethodDescriptorProto{
+				{Name: proto.String("Read"), InputType: proto.String(".google.protobuf.Struct"), OutputType: proto.String(".google.protobuf.Struct")},
+				{Name: proto.String("Write"), InputType: proto.String(".google.protobuf.Struct"), OutputType: proto.String(".google.protobuf.Struct")},
+			},
+		}},
+	}, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protoregistry.GlobalFiles.FindFileByPath(fd.Path()); err != nil {
+		if err := protoregistry.GlobalFiles.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const svc = "/connectguard.test.v1.Registered/"
+	guard := func(names ...string) *connectguard.Interceptor {
+		procs := map[string]middleware.Requirement{}
+		for _, n := range names {
+			procs[n] = middleware.Scopes("read:products")
+		}
+		g, err := connectguard.New(v, procs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if err := guard(svc+"Read", svc+"Write").CheckServed(svc); err != nil {
+		t.Errorf("CheckServed of the service's methods: %v", err)
+	}
+	if err := guard(svc+"Read", svc+"Delete").CheckServed(svc); err == nil || !strings.Contains(err.Error(), svc+"Delete") {
+		t.Errorf("CheckServed of a method the service lacks: %v", err)
+	}
+	for _, path := range []string{"connectguard.test.v1.Registered/", "/a/b/c", "/"} {
+		if err := guard().CheckServed(path); err == nil || !strings.Contains(err.Error(), "neither a service path") {
+			t.Errorf("CheckServed(%q): %v", path, err)
+		}
+	}
+	if err := guard().CheckServed("/connectguard.test.v1.Missing/"); err == nil || !strings.Contains(err.Error(), "not in the protobuf registry") {
+		t.Errorf("CheckServed of a service the registry lacks: %v", err)
 	}
 }
 

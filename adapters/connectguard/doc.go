@@ -12,7 +12,9 @@
 //		},
 //	})
 //	if err != nil { ... }
-//	mux.Handle(shopv1connect.NewProductsHandler(products, connect.WithInterceptors(guard)))
+//	path, handler := shopv1connect.NewProductsHandler(products, connect.WithInterceptors(guard))
+//	if err := guard.CheckServed(path); err != nil { ... } // every listed name is served
+//	mux.Handle(path, handler)
 //
 // # Requirements
 //
@@ -21,9 +23,16 @@
 // (all of, any of), machine-to-machine apps (optionally by App ID), users
 // only, an organization, a Check. A procedure missing from the map is
 // refused with PermissionDenied, whatever the token, unless the interceptor
-// was built with [AuthenticateUnlisted] (then any valid token will do).
-// Nothing is exempt from the token, health checking and reflection
-// included, unless [Exempt] lists it.
+// was built with [AuthenticateUnlisted] and [Interceptor.CheckServed] has
+// passed (then any valid token will do). Nothing is exempt from the token,
+// health checking and reflection included, unless [Exempt] lists it.
+//
+// Names are compared as they are, case included. A name that matches no
+// procedure served protects nothing: [Interceptor.CheckServed] reports
+// every listed or exempt name that none of the handlers' paths serves,
+// naming the procedure it resembles, and until it passes
+// AuthenticateUnlisted lets nothing through, so that a misspelt key cannot
+// leave the real procedure to any valid token.
 //
 // # Tokens and answers
 //

@@ -166,6 +166,10 @@ func ExampleAuthenticateUnlisted() {
 	}
 	srv := serveProducts(guard, listProcedure, whoAmIProcedure)
 	defer srv.Close()
+	// Unlisted procedures are let through once every listed name is served.
+	if err := guard.CheckServed(listProcedure, whoAmIProcedure); err != nil {
+		log.Fatal(err)
+	}
 
 	call(srv, whoAmIProcedure, "", "")
 	call(srv, whoAmIProcedure, logto.M2MToken("inventory-sync", "https://api.example.com"), "")

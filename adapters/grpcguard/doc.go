@@ -14,6 +14,8 @@
 //	}, grpcguard.Exempt(grpcguard.HealthCheckMethod, grpcguard.HealthWatchMethod))
 //	if err != nil { ... }
 //	srv := grpc.NewServer(guard.ServerOptions()...)
+//	shopv1.RegisterProductsServer(srv, products)
+//	if err := guard.CheckServer(srv); err != nil { ... } // every listed name is served
 //
 // # Requirements
 //
@@ -23,9 +25,16 @@
 // only, an organization, a Check; middleware.Authorize checks it, as it
 // does for every HTTP route. A method missing from the map is refused with
 // PermissionDenied, whatever the token, unless the guard was built with
-// [AuthenticateUnlisted] (then any valid token will do). Nothing is exempt
-// from the token, health checking and reflection included, unless [Exempt]
-// lists it.
+// [AuthenticateUnlisted] and [Guard.CheckServer] has passed (then any
+// valid token will do). Nothing is exempt from the token, health checking
+// and reflection included, unless [Exempt] lists it.
+//
+// Names are compared as they are, case included. A name that matches no
+// method of the server protects nothing: [Guard.CheckServer] reports every
+// listed or exempt name that the server does not serve
+// (grpc.Server.GetServiceInfo), naming the method it resembles, and until
+// it passes AuthenticateUnlisted lets nothing through, so that a misspelt
+// key cannot leave the real method to any valid token.
 //
 // # Tokens and answers
 //

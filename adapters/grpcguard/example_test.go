@@ -122,7 +122,7 @@ func ExampleExempt() {
 }
 
 // Unlisted methods take any valid token when the guard is built with
-// AuthenticateUnlisted; a chained interceptor, like a handler, reads the
+// AuthenticateUnlisted and checked against the server; a chained interceptor, like a handler, reads the
 // caller from the context.
 func ExampleAuthenticateUnlisted() {
 	logto, v := startLogto()
@@ -140,6 +140,10 @@ func ExampleAuthenticateUnlisted() {
 	}
 	srv := grpc.NewServer(append(guard.ServerOptions(), grpc.ChainUnaryInterceptor(caller))...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
+	// Unlisted methods are let through once every listed name is served.
+	if err := guard.CheckServer(srv); err != nil {
+		log.Fatal(err)
+	}
 	conn, stop := start(srv)
 	defer stop()
 

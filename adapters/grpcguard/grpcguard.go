@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,6 +45,8 @@ type Guard struct {
 	authenticateUnlisted bool
 	// organization is WithOrganization's function, nil for messageField.
 	organization OrganizationFunc
+	// checked is set once CheckServer found every name served.
+	checked atomic.Bool
 }
 
 // OrganizationFunc returns the organization a call addresses, for a
@@ -61,6 +65,12 @@ type Option func(*Guard)
 // Authenticate does. An organization token passes too; a listed method's
 // requirement, even the zero one, refuses it unless the requirement names
 // an organization (see middleware.Authorize).
+//
+// It takes effect once [Guard.CheckServer] has found every listed name
+// among the server's methods: until then an unlisted method is refused
+// as without it, since a key misspelt by a letter's case
+// ("/shop.v1.Products/create") would leave the method it meant to protect
+// ("/shop.v1.Products/Create") to any valid token.
 func AuthenticateUnlisted() Option {
 	return func(g *Guard) { g.authenticateUnlisted = true }
 }
@@ -129,6 +139,75 @@ func New(v *middleware.Validator, methods map[string]middleware.Requirement, opt
 		}
 	}
 	return g, nil
+}
+
+// CheckServer reports, as an error, every method that the guard lists or
+// exempts and srv does not serve (grpc.Server.GetServiceInfo): a
+// requirement keyed by a name that matches nothing protects nothing. Call
+// it once the services are registered, before srv serves:
+//
+//	srv := grpc.NewServer(guard.ServerOptions()...)
+//	shopv1.RegisterProductsServer(srv, products)
+//	if err := guard.CheckServer(srv); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// Once it has passed, [AuthenticateUnlisted] takes effect.
+func (g *Guard) CheckServer(srv interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}) error {
+	if srv == nil {
+		return errors.New("grpcguard: CheckServer: nil server")
+	}
+	served := map[string]bool{}
+	for svc, info := range srv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			served["/"+svc+"/"+m.Name] = true
+		}
+	}
+	if err := unserved("grpcguard", served, g.methods, g.exempt); err != nil {
+		return err
+	}
+	g.checked.Store(true)
+	return nil
+}
+
+// unserved reports the names of listed and exempt that served lacks,
+// with the served name each matches but for case, if any.
+func unserved[V any](pkg string, served map[string]bool, listed map[string]V, exempt map[string]bool) error {
+	var missing []string
+	for _, names := range []map[string]bool{keys(listed), exempt} {
+		for name := range names {
+			if !served[name] {
+				missing = append(missing, name)
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	var b strings.Builder
+	for i, name := range missing {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
+		for s := range served {
+			if strings.EqualFold(s, name) {
+				b.WriteString(" (the server has " + s + ")")
+			}
+		}
+	}
+	return fmt.Errorf("%s: methods listed or exempt that the server does not serve: %s", pkg, b.String())
+}
+
+func keys[V any](m map[string]V) map[string]bool {
+	k := make(map[string]bool, len(m))
+	for name := range m {
+		k[name] = true
+	}
+	return k
 }
 
 // checkMethod reports a name that is not a full method name.
@@ -232,7 +311,7 @@ func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // the token, and otherwise claims are not nil.
 func (g *Guard) open(ctx context.Context, fullMethod string) (need *middleware.Requirement, claims *middleware.Claims, err error) {
 	need, listed := g.methods[fullMethod]
-	if !listed && !g.authenticateUnlisted {
+	if !listed && !(g.authenticateUnlisted && g.checked.Load()) {
 		return nil, nil, &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient, Description: unlisted}
 	}
 	if c, ok := middleware.ClaimsFromContext(ctx); ok {

@@ -292,6 +292,51 @@ func TestUnlistedAndExempt(t *testing.T) {
 	})
 }
 
+// TestMisspeltMethod: a requirement keyed by a method name that differs
+// from the served one by a letter's case protects nothing. Under
+// AuthenticateUnlisted, the method it meant to protect is refused to a
+// token without the scope and to an organization token until CheckServer
+// has passed, and CheckServer does not pass: it names the key, and the
+// method it resembles.
+func TestMisspeltMethod(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	methods := contractMethods()
+	delete(methods, unaryMethod("/write"))
+	misspelt := "/" + service + "/write"
+	methods[misspelt] = middleware.Scopes("write:products")
+	guard, err := grpcguard.New(v, methods, grpcguard.AuthenticateUnlisted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func(s *grpc.Server) { s.RegisterService(contractService(), nil) }
+	conn := serveUnchecked(t, guard, register)
+	for name, token := range map[string]string{
+		"a token without the scope": iss.M2MToken("inventory-sync", adaptertest.API, "read:products"),
+		"an organization token":     iss.OrganizationToken("user-1", "spa", "acme", "write:products"),
+	} {
+		if got := callUnary(t, conn, unaryMethod("/write"), []string{"Bearer " + token}, ""); got.code != codes.PermissionDenied {
+			t.Errorf("%s on %s: got %+v, want PermissionDenied", name, unaryMethod("/write"), got)
+		}
+	}
+	srv := grpc.NewServer(guard.ServerOptions()...)
+	register(srv)
+	want := "grpcguard: methods listed or exempt that the server does not serve: /contract.v1.Contract/write (the server has /contract.v1.Contract/Write)"
+	if err := guard.CheckServer(srv); err == nil || err.Error() != want {
+		t.Errorf("CheckServer:\n got %v\nwant %s", err, want)
+	}
+	exempt, err := grpcguard.New(v, contractMethods(), grpcguard.Exempt(grpcguard.HealthCheckMethod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exempt.CheckServer(srv); err == nil || !strings.Contains(err.Error(), grpcguard.HealthCheckMethod) {
+		t.Errorf("CheckServer of an exempt method the server does not serve: %v", err)
+	}
+	if err := exempt.CheckServer(nil); err == nil {
+		t.Error("CheckServer(nil): no error")
+	}
+}
+
 func TestNewRefusesBadConfiguration(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	v := adaptertest.NewValidator(t, iss, false)

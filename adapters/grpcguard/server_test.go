@@ -177,9 +177,21 @@ func testTLS(t testing.TB) (server, client *tls.Config) {
 }
 
 // serve starts a gRPC server over TLS on 127.0.0.1 with the guard's
-// interceptors and the services register adds, and returns a client
-// connection to it made with opts (besides the transport credentials).
+// interceptors and the services register adds, checked with
+// Guard.CheckServer, and returns a client connection to it made with opts
+// (besides the transport credentials).
 func serve(t testing.TB, guard *grpcguard.Guard, register func(*grpc.Server), opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	return serveUnchecked(t, guard, func(srv *grpc.Server) {
+		register(srv)
+		if err := guard.CheckServer(srv); err != nil {
+			t.Fatal(err)
+		}
+	}, opts...)
+}
+
+// serveUnchecked is serve without Guard.CheckServer.
+func serveUnchecked(t testing.TB, guard *grpcguard.Guard, register func(*grpc.Server), opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	serverTLS, clientTLS := testTLS(t)
 	srv := grpc.NewServer(append(guard.ServerOptions(), grpc.Creds(credentials.NewTLS(serverTLS)))...)

@@ -39,7 +39,12 @@ func main() {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(shopv1connect.NewProductsHandler(products{}, connect.WithInterceptors(guard)))
+	path, handler := shopv1connect.NewProductsHandler(products{}, connect.WithInterceptors(guard))
+	// Every procedure the guard lists must be one the handler serves.
+	if err := guard.CheckServed(path); err != nil {
+		app.Fatal("connect", err)
+	}
+	mux.Handle(path, handler)
 	mux.Handle("GET "+middleware.ResourceMetadataPath, app.Metadata(v))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		app.WriteJSON(w, http.StatusOK, app.Status{Status: "ok"})

@@ -125,6 +125,10 @@ func run(v *middleware.Validator, settings app.Settings, creds credentials.Trans
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	// Every method the guard lists or exempts must be one the server serves.
+	if err := guard.CheckServer(srv); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", settings.Addr)
 	if err != nil {
