@@ -125,6 +125,7 @@ func (s *Server) start() error {
 		"--loglevel", "warning",
 	)
 	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		_ = logs.Close()
 		return fmt.Errorf("redistest: start redis-server: %w", err)
