@@ -22,7 +22,7 @@ const (
 	// leaves three times that.
 	DefaultAdmissionMaxWait = 10 * time.Second
 	// DefaultSignatureShare is the share of the time of each check slot
-	// that signature checks may take while others wait: a quarter, so that
+	// that signature checks may take: a quarter, so that
 	// under a flood of forged signatures the checks take at most a quarter
 	// of the CPU, and callers with verified tokens keep most of the rest.
 	// One half left them under half of their throughput, since serving the
@@ -38,12 +38,18 @@ const (
 // requests with the same token share one check.
 //
 // At most MaxConcurrent checks run at once; the others wait in line, at
-// most MaxQueue of them and each at most MaxWait. While others wait, a slot
-// rests after each check in proportion to the check's duration, so that
-// checks take at most SignatureShare of the slot's time and the rest is
-// left to everything else (with one core, a plain limit of one check at a
-// time would hand the core straight to the next check). A request past the
-// bounds gets [ErrOverloaded]: 503 with Retry-After.
+// most MaxQueue of them and each at most MaxWait. A slot rests after each
+// check in proportion to the check's duration, so that checks take at most
+// SignatureShare of the slot's time and the rest is left to everything
+// else (with one core, a plain limit of one check at a time would hand the
+// core straight to the next check). The pace is set by time, not by who is
+// seen waiting: on one P (GOMAXPROCS=1, which Go sets in a container
+// limited to one CPU) a check is not preempted, so no other request can
+// join the line while it runs. A lone new token is checked at once; only
+// the next check on the same slot waits for the rest. A request whose
+// client has gone leaves the line (a check shared by several requests
+// leaves it when all of them have gone). A request past the bounds gets
+// [ErrOverloaded]: 503 with Retry-After.
 type AdmissionConfig struct {
 	// Disabled runs every signature check at once, unbounded.
 	Disabled bool
@@ -57,9 +63,9 @@ type AdmissionConfig struct {
 	// DefaultAdmissionMaxWait.
 	MaxWait time.Duration
 	// SignatureShare, in (0, 1], is the share of a slot's time that checks
-	// may take while others wait: after a check that took d, the slot rests
+	// may take: after a check that took d, the slot rests
 	// d*(1-SignatureShare)/SignatureShare (at most 20 ms) before the next
-	// waiting check starts. 1 means no rest. Default DefaultSignatureShare
+	// check starts on it. 1 means no rest. Default DefaultSignatureShare
 	// (0.25).
 	SignatureShare float64
 }
@@ -90,11 +96,13 @@ func (c AdmissionConfig) normalize() (AdmissionConfig, error) {
 const maxRest = 20 * time.Millisecond
 
 // admission is a counting semaphore with a bounded FIFO line, whose slots
-// rest after each check while the line is not empty (see AdmissionConfig).
+// rest after each check (see AdmissionConfig).
 type admission struct {
 	maxQueue int
 	maxWait  time.Duration
 	rest     float64 // rest per unit of check time
+	// after runs f once d has passed: time.AfterFunc, or a test's own.
+	after func(d time.Duration, f func())
 
 	mu    sync.Mutex
 	free  int       // slots neither running a check nor resting
@@ -114,6 +122,7 @@ func newAdmission(c AdmissionConfig) *admission {
 		maxQueue: c.MaxQueue,
 		maxWait:  c.MaxWait,
 		rest:     (1 - c.SignatureShare) / c.SignatureShare,
+		after:    func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 		free:     c.MaxConcurrent,
 	}
 }
@@ -125,6 +134,9 @@ func overloaded(detail string, cause error) *Error {
 // acquire waits for a slot, within the bounds, and returns the function
 // that gives it back once the check is done.
 func (a *admission) acquire(ctx context.Context) (func(), *Error) {
+	if err := ctx.Err(); err != nil { // no one is left to answer
+		return nil, overloaded("the request ended before its signature check", err)
+	}
 	a.mu.Lock()
 	if a.free > 0 && len(a.queue) == 0 {
 		a.free--
@@ -165,18 +177,16 @@ func (a *admission) acquire(ctx context.Context) (func(), *Error) {
 }
 
 // releaser returns the function that ends a check started at start: the
-// slot goes to the next in line after its rest, or back to the free ones.
+// slot rests in proportion to the check's duration, then goes to the next
+// in line or back to the free ones. It rests whether or not anyone is seen
+// waiting: with one P (GOMAXPROCS=1) a signature check is not preempted,
+// so no other request runs, let alone queues, while it runs; a rest taken
+// only "while others wait" would see an empty line at every release and
+// hand the CPU straight to the next forged token.
 func (a *admission) releaser(start time.Time) func() {
 	return func() {
-		a.mu.Lock()
-		if len(a.queue) == 0 {
-			a.free++
-			a.mu.Unlock()
-			return
-		}
-		a.mu.Unlock()
 		if rest := min(time.Duration(float64(time.Since(start))*a.rest), maxRest); rest > 0 {
-			time.AfterFunc(rest, a.handOff)
+			a.after(rest, a.handOff)
 		} else {
 			a.handOff()
 		}

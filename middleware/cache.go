@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -119,34 +120,70 @@ type flights struct {
 }
 
 // flight is one token's check in progress; c and err are set before done
-// is closed.
+// is closed. Its check runs on ctx, which ends when every request that
+// waits on the flight has gone (waiting, under flights.mu, counts them), so
+// that a check no one waits for any more leaves admission control's line.
 type flight struct {
-	done chan struct{}
-	c    *Claims
-	err  *Error
+	done    chan struct{}
+	c       *Claims
+	err     *Error
+	ctx     context.Context
+	cancel  context.CancelFunc
+	waiting int
 }
 
 // join returns the flight in progress for token and false, or starts one
-// and returns it and true: the caller then runs the check and calls land.
-func (f *flights) join(token string) (*flight, bool) {
+// and returns it and true: the caller then runs the check on the flight's
+// ctx and calls land. Either way the request, whose context is ctx, counts
+// as waiting on the flight until its ctx ends; leave undoes that (call it
+// after the flight has landed too: it stops watching ctx).
+func (f *flights) join(ctx context.Context, token string) (fl *flight, first bool, leave func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl, ok := f.m[token]; ok {
-		return fl, false
+	fl, ok := f.m[token]
+	if !ok {
+		if f.m == nil {
+			f.m = make(map[string]*flight)
+		}
+		fl = &flight{done: make(chan struct{})}
+		// The check is the flight's, not this request's: it goes on while
+		// anyone waits, whichever of them ends first.
+		fl.ctx, fl.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		f.m[token] = fl
 	}
-	if f.m == nil {
-		f.m = make(map[string]*flight)
+	fl.waiting++
+	stop := context.AfterFunc(ctx, func() { f.gone(token, fl) })
+	return fl, !ok, func() {
+		if stop() { // ctx had not ended: this request leaves now
+			f.gone(token, fl)
+		}
 	}
-	fl := &flight{done: make(chan struct{})}
-	f.m[token] = fl
-	return fl, true
+}
+
+// gone counts one request fewer waiting on fl; the last one to go ends
+// the flight's check and takes the flight out of the map, so that a later
+// request with the same token starts a new one.
+func (f *flights) gone(token string, fl *flight) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.waiting--
+	if fl.waiting > 0 {
+		return
+	}
+	if f.m[token] == fl {
+		delete(f.m, token)
+	}
+	fl.cancel()
 }
 
 // land ends the flight of token with its outcome.
 func (f *flights) land(token string, fl *flight, c *Claims, err *Error) {
 	fl.c, fl.err = c, err
 	f.mu.Lock()
-	delete(f.m, token)
+	if f.m[token] == fl {
+		delete(f.m, token)
+	}
 	f.mu.Unlock()
+	fl.cancel()
 	close(fl.done)
 }

@@ -153,7 +153,7 @@ type Config struct {
 	// forged tokens cannot starve callers whose tokens are already
 	// verified. On by default: runtime.GOMAXPROCS(0) checks at once, a line of
 	// DefaultAdmissionQueue waiting at most DefaultAdmissionMaxWait, checks
-	// taking at most a quarter of each slot's time while others wait. See
+	// taking at most a quarter of each slot's time. See
 	// [AdmissionConfig].
 	Admission AdmissionConfig
 }

@@ -238,8 +238,8 @@ func ExampleCheckOf() {
 
 func ExampleAdmissionConfig() {
 	// A server whose tokens are mostly new (machine-to-machine calls with
-	// a fresh token each time): let signature checks take more of the CPU
-	// while others wait, and fail faster when the line is long.
+	// a fresh token each time): let signature checks take more of the CPU,
+	// and fail faster when the line is long.
 	v, err := middleware.New(middleware.Config{
 		Endpoint:  "https://your-tenant.logto.app",
 		Audiences: []string{"https://api.example.com"},

@@ -577,11 +577,13 @@ func textList(list []string) string {
 
 // verifyShared checks the signature and caches the verdict, once for all
 // the concurrent requests with this token: shared reports that another
-// request's check answered. The check runs on ctx without its
-// cancellation, so that the first request going away does not fail the
-// others; admission control bounds its wait.
+// request's check answered. The check runs on the flight's context, which
+// ends only when every request waiting on it has gone: the first request
+// going away does not fail the others, and a check that no one waits for
+// any more leaves admission control's line at once.
 func (v *Validator) verifyShared(ctx context.Context, token string, u *unverified, now time.Time) (c *Claims, shared bool, err *Error) {
-	fl, first := v.flights.join(token)
+	fl, first, leave := v.flights.join(ctx, token)
+	defer leave()
 	if !first {
 		select {
 		case <-fl.done:
@@ -598,7 +600,7 @@ func (v *Validator) verifyShared(ctx context.Context, token string, u *unverifie
 			return c, true, nil
 		}
 	}
-	c, set, key, err := v.verifySignature(context.WithoutCancel(ctx), u)
+	c, set, key, err := v.verifySignature(fl.ctx, u)
 	if err == nil && v.cache != nil {
 		v.cache.put(token, &cacheEntry{claims: c, set: set, key: key, expires: v.expires(c)}, now)
 	}

@@ -55,43 +55,57 @@ func runFlood(ctx context.Context, o options, w io.Writer) error {
 		{"off", middleware.AdmissionConfig{Disabled: true}},
 		{"on", middleware.AdmissionConfig{SignatureShare: o.share, MaxConcurrent: o.concurrent}},
 	}
-	alone := make([]result, len(modes))
-	mixed := make([]result, len(modes))
-	flood := make([]floodResult, len(modes))
-	for range o.rounds {
-		for i, m := range modes {
-			s, err := startServer(ctx, iss, "admission "+m.name, &middleware.Config{Admission: m.adm})
-			if err != nil {
-				return err
-			}
-			for _, tok := range valid { // into the cache
-				if err := get(http.DefaultClient, s.url+"/products", tok, nil); err != nil {
-					s.close()
+	for _, key := range strings.Split(o.cpus, ",") {
+		cc := cpuCases[strings.TrimSpace(key)]
+		alone := make([]result, len(modes))
+		mixed := make([]result, len(modes))
+		flood := make([]floodResult, len(modes))
+		how := ""
+		for range o.rounds {
+			for i, m := range modes {
+				s, h, err := startFloodServer(iss.Endpoint(), m.adm, cc)
+				if err != nil {
 					return err
 				}
+				how = h
+				for _, tok := range valid { // into the cache
+					if err := get(http.DefaultClient, s.url+"/products", tok, nil); err != nil {
+						s.close()
+						return err
+					}
+				}
+				alone[i].add(loadTokens(s.url+"/products", valid, o))
+				v, f := loadWithFlood(s.url+"/products", valid, forge, o)
+				mixed[i].add(v)
+				flood[i].add(f)
+				s.close()
 			}
-			alone[i].add(loadTokens(s.url+"/products", valid, o))
-			v, f := loadWithFlood(s.url+"/products", valid, forge, o)
-			mixed[i].add(v)
-			flood[i].add(f)
-			s.close()
+		}
+		fmt.Fprintf(w, "flood, %s (server: %s): %d connections of verified (cached) tokens, alone and beside %d connections of forged signatures; %s per run, %d round(s)\n\n",
+			cc.name, how, o.workers, o.floodWorkers, o.duration, o.rounds)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "admission\talone req/s\tp99\tflooded req/s\tp99\tkept\terrors\tforged req/s\t401\t503\tother\t")
+		for i, m := range modes {
+			kept := "-"
+			if alone[i].rate() > 0 {
+				kept = fmt.Sprintf("%.0f%%", 100*mixed[i].rate()/alone[i].rate())
+			}
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%s\t%d\t%.0f\t%d\t%d\t%d\t\n", m.name,
+				alone[i].rate(), alone[i].percentile(99).Round(time.Microsecond),
+				mixed[i].rate(), mixed[i].percentile(99).Round(time.Microsecond), kept, mixed[i].errors,
+				flood[i].rate(), flood[i].status[http.StatusUnauthorized], flood[i].status[http.StatusServiceUnavailable], flood[i].other)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		if o.openLoop > 0 {
+			if err := runOpenLoop(iss, modes[1].adm, cc, forge, o, w); err != nil {
+				return err
+			}
 		}
 	}
-	fmt.Fprintf(w, "flood: %d connections of verified (cached) tokens, alone and beside %d connections of forged signatures; %s per run, %d round(s)\n\n",
-		o.workers, o.floodWorkers, o.duration, o.rounds)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "admission\talone req/s\tp99\tflooded req/s\tp99\tkept\terrors\tforged req/s\t401\t503\tother\t")
-	for i, m := range modes {
-		kept := "-"
-		if alone[i].rate() > 0 {
-			kept = fmt.Sprintf("%.0f%%", 100*mixed[i].rate()/alone[i].rate())
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%s\t%d\t%.0f\t%d\t%d\t%d\t\n", m.name,
-			alone[i].rate(), alone[i].percentile(99).Round(time.Microsecond),
-			mixed[i].rate(), mixed[i].percentile(99).Round(time.Microsecond), kept, mixed[i].errors,
-			flood[i].rate(), flood[i].status[http.StatusUnauthorized], flood[i].status[http.StatusServiceUnavailable], flood[i].other)
-	}
-	return tw.Flush()
+	return nil
 }
 
 // floodResult counts the answers to forged tokens.

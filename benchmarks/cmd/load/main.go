@@ -67,6 +67,9 @@ func main() {
 	flag.IntVar(&o.floodWorkers, "flood-workers", 16, "connections sending forged signatures, with -flood")
 	flag.Float64Var(&o.share, "share", 0, "Admission.SignatureShare with admission control on, with -flood (0: the default)")
 	flag.IntVar(&o.concurrent, "max-concurrent", 0, "Admission.MaxConcurrent with admission control on, with -flood (0: the default)")
+	flag.StringVar(&o.cpus, "cpus", "2,1", "with -flood, how the server process runs, in turn: 2 (GOMAXPROCS = the cores) and 1 (GOMAXPROCS=1, pinned to CPU 1 with taskset when available)")
+	flag.IntVar(&o.openLoop, "open-loop", 3000, "with -flood, forged requests written on connections closed at once, in -burst, after the closed-loop runs (0: none)")
+	flag.DurationVar(&o.burst, "burst", 2*time.Second, "with -flood, how long the open loop's forged requests take to write")
 	flag.Parse()
 	do := run
 	if o.flood {
@@ -87,6 +90,9 @@ type options struct {
 	floodWorkers int
 	share        float64
 	concurrent   int
+	cpus         string
+	openLoop     int
+	burst        time.Duration
 }
 
 // run starts the issuer and the servers, loads each server in turn and
@@ -138,6 +144,16 @@ func run(ctx context.Context, o options, w io.Writer) error {
 func (o options) check() error {
 	if o.workers < 1 || o.requests < 1 || o.rounds < 1 || o.duration <= 0 || (o.flood && o.floodWorkers < 1) {
 		return errors.New("duration, requests, workers, rounds and flood-workers must be positive")
+	}
+	if o.flood {
+		for _, c := range strings.Split(o.cpus, ",") {
+			if _, ok := cpuCases[strings.TrimSpace(c)]; !ok {
+				return fmt.Errorf("-cpus: %q is neither 2 nor 1", c)
+			}
+		}
+		if o.openLoop < 0 || (o.openLoop > 0 && o.burst <= 0) {
+			return errors.New("open-loop must not be negative, and burst must be positive")
+		}
 	}
 	return nil
 }

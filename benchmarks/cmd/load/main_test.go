@@ -119,26 +119,46 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestFlood runs the flood mode briefly: both rows are printed, verified
-// callers are always answered 200, and forged tokens only 401 or 503.
+// TestFlood runs the flood mode briefly, on every core and on one: each
+// case prints both rows and an open-loop row; verified callers are always
+// answered 200, forged tokens only 401 or 503, and every probe of the open
+// loop 200.
 func TestFlood(t *testing.T) {
 	var out strings.Builder
-	o := options{duration: 300 * time.Millisecond, requests: 1 << 20, workers: 2, rounds: 1, flood: true, floodWorkers: 2}
+	o := options{duration: 300 * time.Millisecond, requests: 1 << 20, workers: 2, rounds: 1, flood: true, floodWorkers: 2,
+		cpus: "2,1", openLoop: 40, burst: 200 * time.Millisecond}
 	if err := runFlood(t.Context(), o, &out); err != nil {
 		t.Fatal(err)
 	}
-	rows := 0
+	rows, open := 0, 0
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 11 || (f[0] != "off" && f[0] != "on") {
-			continue
-		}
-		rows++
-		if f[6] != "0" || f[10] != "0" {
-			t.Errorf("row %q: verified errors %s, forged answered other than 401 or 503 %s", f[0], f[6], f[10])
+		switch {
+		case len(f) == 11 && (f[0] == "off" || f[0] == "on"):
+			rows++
+			if f[6] != "0" || f[10] != "0" {
+				t.Errorf("row %q: verified errors %s, forged answered other than 401 or 503 %s", f[0], f[6], f[10])
+			}
+		case len(f) == 9 && f[0] == "on":
+			open++
+			if f[1] == "0" || f[2] != "0" {
+				t.Errorf("open loop: %s probes, %s errors", f[1], f[2])
+			}
 		}
 	}
-	if rows != 2 {
-		t.Fatalf("%d rows in:\n%s", rows, out.String())
+	if rows != 4 || open != 2 {
+		t.Fatalf("%d rows and %d open-loop rows in:\n%s", rows, open, out.String())
+	}
+}
+
+// TestFloodOptions: -cpus names only the cases there are.
+func TestFloodOptions(t *testing.T) {
+	o := options{duration: time.Second, requests: 1, workers: 1, rounds: 1, flood: true, floodWorkers: 1, cpus: "2,4", burst: time.Second}
+	if err := o.check(); err == nil || !strings.Contains(err.Error(), "-cpus") {
+		t.Fatalf("cpus 2,4: got %v, want an error naming -cpus", err)
+	}
+	o.cpus = "1"
+	if err := o.check(); err != nil {
+		t.Fatalf("cpus 1: %v", err)
 	}
 }
