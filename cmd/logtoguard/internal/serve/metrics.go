@@ -19,7 +19,10 @@ import (
 //	logtoguard_decision_seconds                                 decision latency
 //	logtoguard_verified_total{cache="hit"|"miss"}               accepted tokens
 //	logtoguard_key_fetches_total{issuer, result="ok"|"error"}   key fetches
-//	logtoguard_config_reloads_total{result="ok"|"error"}        SIGHUP reloads
+//	logtoguard_config_reloads_total{result="ok"|"error"|"keys_not_ready"}
+//	    SIGHUP reloads: "error" for a file with an error, "keys_not_ready"
+//	    when the new configuration's keys did not load in time (the
+//	    running configuration stays in both cases)
 //
 // Every label has a bounded set of values: no claim of a token, no path and
 // no header becomes a label.
@@ -47,7 +50,7 @@ func newMetrics() *metrics {
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logtoguard_config_reloads_total",
-			Help: "Configuration reloads on SIGHUP, by result.",
+			Help: "Configuration reloads on SIGHUP, by result (ok, error, keys_not_ready).",
 		}, []string{"result"}),
 	}
 	verified := prometheus.NewCounterVec(prometheus.CounterOpts{

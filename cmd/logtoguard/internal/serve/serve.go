@@ -62,7 +62,10 @@ route: 200 without them. Denied: the status (400, 401, 403, 503), the
 WWW-Authenticate challenge and the JSON body of the library's answer.
 
 Signals: SIGHUP reloads the configuration (a file with an error keeps the
-running one and logs why); SIGTERM and SIGINT drain and stop.
+running one and logs why; a change of endpoint, issuers, jwks_uri,
+audiences or public_url takes effect once its keys are loaded, and keeps
+the running one if they are not within 10s); SIGTERM and SIGINT drain and
+stop.
 
 Exit codes: 0 stopped by a signal (or --check passed); 1 a listener failed;
 2 usage or configuration error.
@@ -70,6 +73,10 @@ Exit codes: 0 stopped by a signal (or --check passed); 1 a listener failed;
 
 // defaultDrain is how long SIGTERM waits for requests in flight.
 const defaultDrain = 10 * time.Second
+
+// defaultReloadWait is how long a reload waits for the keys of a new
+// validator before it gives up and keeps the running configuration.
+const defaultReloadWait = 10 * time.Second
 
 // retireAfter is how long a validator replaced by a reload keeps running for
 // the decisions that started with it.
@@ -145,6 +152,8 @@ type server struct {
 
 	mu      sync.Mutex // guards retired
 	retired []*retiredValidator
+
+	reloadWait time.Duration // how long a reload waits for new keys
 }
 
 type retiredValidator struct {
@@ -153,7 +162,7 @@ type retiredValidator struct {
 }
 
 func newServer(log *slog.Logger) *server {
-	return &server{log: log, metrics: newMetrics()}
+	return &server{log: log, metrics: newMetrics(), reloadWait: defaultReloadWait}
 }
 
 func (s *server) gateway() *gateway { return s.cur.Load() }
@@ -162,35 +171,54 @@ func (s *server) gateway() *gateway { return s.cur.Load() }
 // validator when cfg changes none of its settings; it refuses a change of
 // the listen addresses, which only a restart can move.
 func (s *server) load(cfg *serveConfig) error {
-	rs, err := buildRoutes(cfg.Routes)
+	g, err := s.build(cfg)
 	if err != nil {
 		return err
+	}
+	s.swap(g)
+	return nil
+}
+
+// build makes the gateway of cfg without making it current: with the
+// running validator when cfg changes none of its settings, else with a new
+// one, which starts loading its keys.
+func (s *server) build(cfg *serveConfig) (*gateway, error) {
+	rs, err := buildRoutes(cfg.Routes)
+	if err != nil {
+		return nil, err
 	}
 	g := &gateway{cfg: cfg, routes: rs, deny: cfg.Default == defaultDeny}
 	old := s.cur.Load()
 	if old != nil && (old.cfg.Listen != cfg.Listen || old.cfg.GRPCListen != cfg.GRPCListen) {
-		return errors.New("listen and grpc_listen cannot change without a restart")
+		return nil, errors.New("listen and grpc_listen cannot change without a restart")
 	}
 	if old != nil && sameVerifier(old.cfg, cfg) {
 		g.v = old.v
 	} else {
 		v, err := middleware.New(cfg.validatorConfig(s.metrics.hooks, s.log))
 		if err != nil {
-			return errors.New(fileTerms.Replace(strings.TrimPrefix(err.Error(), "middleware: ")))
+			return nil, errors.New(fileTerms.Replace(strings.TrimPrefix(err.Error(), "middleware: ")))
 		}
 		g.v = v
 	}
 	if cfg.PublicURL != "" {
 		if g.metaPath, err = metadataPath(cfg.PublicURL); err != nil {
-			return err
+			if old == nil || g.v != old.v {
+				_ = g.v.Close() // never served
+			}
+			return nil, err
 		}
 		g.meta = middleware.ResourceMetadataHandler(g.v.ResourceMetadata(cfg.scopes()...))
 	}
-	s.cur.Store(g)
+	return g, nil
+}
+
+// swap makes g current and retires the validator it replaces.
+func (s *server) swap(g *gateway) {
+	old := s.cur.Swap(g)
 	if old != nil && old.v != g.v {
 		s.retire(old.v)
 	}
-	return nil
 }
 
 // fileTerms names the fields of middleware.Config in a message by their
@@ -214,17 +242,38 @@ func (s *server) retire(v *middleware.Validator) {
 	s.retired = append(s.retired, r)
 }
 
+// errKeysNotReady is why a reload keeps the running configuration when the
+// new one's validator has not loaded its keys within reloadWait.
+var errKeysNotReady = errors.New("the signing keys of the new configuration (endpoint, issuers, jwks_uri, audiences or public_url changed) did not load")
+
 // reload loads the file name; on an error the running configuration stays.
+// A configuration that needs a new validator becomes current only once
+// that validator has loaded its keys, waiting at most reloadWait: until
+// then, and if they never load, the running one answers.
 func (s *server) reload(name string) error {
 	cfg, err := loadConfig(name)
+	var g *gateway
 	if err == nil {
-		err = s.load(cfg)
+		g, err = s.build(cfg)
+	}
+	if err == nil && g.v != s.gateway().v {
+		ctx, cancel := context.WithTimeout(context.Background(), s.reloadWait)
+		if werr := g.v.WaitReady(ctx); werr != nil {
+			_ = g.v.Close() // never served: nothing to drain
+			err = fmt.Errorf("%w within %s: %v", errKeysNotReady, s.reloadWait, werr)
+		}
+		cancel()
 	}
 	if err != nil {
-		s.metrics.reloads.WithLabelValues("error").Inc()
+		result := "error"
+		if errors.Is(err, errKeysNotReady) {
+			result = "keys_not_ready"
+		}
+		s.metrics.reloads.WithLabelValues(result).Inc()
 		s.log.Error("logtoguard serve: reload failed, keeping the running configuration", "file", name, "error", err.Error())
 		return err
 	}
+	s.swap(g)
 	s.metrics.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("logtoguard serve: configuration reloaded", "file", name, "routes", len(cfg.Routes))
 	return nil

@@ -842,3 +842,64 @@ func TestServeReadmeConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestServeReloadWaitsForKeys checks that a reload which needs new keys
+// swaps in the new configuration only once they are loaded: never a 503
+// in between, and, when they do not load in time, the running
+// configuration stays, logged and counted.
+func TestServeReloadWaitsForKeys(t *testing.T) {
+	a := adaptertest.NewIssuer(t)
+	g := startGuard(t, guardConfig(a, ""))
+	g.s.reloadWait = time.Second
+	b := adaptertest.NewIssuer(t)
+	b.SetJWKSDelay(300 * time.Millisecond)
+	tokenA := serveBearer(a.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	tokenB := serveBearer(b.M2MToken("inventory-sync", adaptertest.API, "read:products"))
+	// reload is what SIGHUP runs (TestServeReload drives the signal).
+	hup := func(config string) error {
+		t.Helper()
+		if err := os.WriteFile(g.file, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return g.s.reload(g.file)
+	}
+
+	// A new endpoint whose keys come late: the reload waits for them.
+	if err := hup(guardConfig(b, "")); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := g.ask(t, "GET", "/read", tokenB); got.status != 200 {
+		t.Errorf("right after the reload to a new endpoint: %d %q, want 200", got.status, got.body)
+	}
+	if got := g.ask(t, "GET", "/read", tokenA); got.status != 401 {
+		t.Errorf("the old endpoint's token after the reload: %d, want 401", got.status)
+	}
+
+	// A new endpoint whose keys never come: the running configuration
+	// stays, and the log and the metrics say why.
+	c := adaptertest.NewIssuer(t)
+	c.SetJWKSDown(true)
+	if err := hup(guardConfig(c, "default: authenticate")); !errors.Is(err, errKeysNotReady) {
+		t.Errorf("reload: %v, want %v", err, errKeysNotReady)
+	}
+	if got := g.ask(t, "GET", "/read", tokenB); got.status != 200 {
+		t.Errorf("after a reload whose keys never load: %d %q, want 200 (the running configuration)", got.status, got.body)
+	}
+	if got := g.ask(t, "GET", "/admin", tokenB); got.status != 403 {
+		t.Errorf("after a reload whose keys never load: /admin %d, want 403 (default: deny, still)", got.status)
+	}
+	if logs := g.logs.String(); !strings.Contains(logs, "reload failed, keeping the running configuration") ||
+		!strings.Contains(logs, "did not load within 1s") {
+		t.Errorf("the log does not say why the reload failed:\n%s", logs)
+	}
+	req, _ := http.NewRequest(http.MethodGet, g.url+"/metrics", nil)
+	metrics := serveDo(t, req).body
+	for _, line := range []string{
+		`logtoguard_config_reloads_total{result="ok"} 1`,
+		`logtoguard_config_reloads_total{result="keys_not_ready"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics has no line %q", line)
+		}
+	}
+}
