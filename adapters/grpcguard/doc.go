@@ -76,10 +76,14 @@
 //
 // # Streams
 //
-// A stream is checked once, when it opens, before its handler runs; a
-// requirement that names an organization is checked on the stream's first
-// message. A token that expires while its stream is open does not end the
-// stream. [Guard.StreamServerInterceptor] says more.
+// A stream's token is verified once, when it opens, before its handler
+// runs; a requirement that names an organization is checked on every
+// message the stream receives: a message that names another organization
+// than its token speaks for, or none, is refused and ends the stream with
+// PermissionDenied. A token that expires while its stream is open does not
+// end the stream, unless the guard was built with [EndStreamsAtExpiry]:
+// then the stream ends with Unauthenticated when its token expires.
+// [Guard.StreamServerInterceptor] says more.
 //
 // # Clients
 //

@@ -47,6 +47,8 @@ type Guard struct {
 	organization OrganizationFunc
 	// checked is set once CheckServer found every name served.
 	checked atomic.Bool
+	// endAtExpiry ends streams when their token expires.
+	endAtExpiry bool
 }
 
 // OrganizationFunc returns the organization a call addresses, for a
@@ -86,6 +88,19 @@ func Exempt(fullMethods ...string) Option {
 			g.exempt[m] = true
 		}
 	}
+}
+
+// EndStreamsAtExpiry ends a stream when its token expires (the claims'
+// ExpiresAt): the Context of the handler's stream ends then, with
+// context.Cause an error that says so; every RecvMsg and SendMsg after it
+// returns Unauthenticated "the token has expired" (with the invalid_token
+// challenge), and so does the stream, whatever its handler returns. The
+// client fetches a new token and opens a new stream. A handler blocked in
+// RecvMsg sees it when the client's next message arrives, or at once if it
+// watches stream.Context(). Without it, a stream runs on after its token
+// expires, until its handler or the client ends it.
+func EndStreamsAtExpiry() Option {
+	return func(g *Guard) { g.endAtExpiry = true }
 }
 
 // WithOrganization replaces how a requirement's Organization is resolved.
@@ -259,26 +274,21 @@ func (g *Guard) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // the handler receives, the only place the organization can come from.
 // For a server stream that is still before the handler's own code runs
 // (the generated code receives the one request first); a client or
-// bidirectional stream's handler runs, but its first RecvMsg returns the
-// message only if the check passes, SendMsg refuses until then, and a
+// bidirectional stream's handler runs (the interceptor cannot receive a
+// message of a type only the handler knows), but its first RecvMsg returns
+// the message only if the check passes, SendMsg refuses until then, and a
 // stream whose check did not pass ends with the refusal whatever the
-// handler returns. Only that first message is checked: a later message of
-// a client or bidirectional stream may name another organization, so its
-// handler must act for the first message's organization, or check each
-// message itself with middleware.Authorize. The handler's stream carries
-// the claims in its Context.
+// handler returns. Every later message of a client or bidirectional stream
+// is checked the same way: one that names another organization, or none,
+// is handled only if the token speaks for it; otherwise RecvMsg returns
+// the refusal instead of the message, and the stream ends with it. The
+// handler's stream carries the claims in its Context.
 //
-// A stream is not checked again: it runs on after its token expires, or
-// after Logto removes the key that signed it, until the handler or the
-// client ends it. A handler that must not outlive the token can bound the
-// stream by the claims' ExpiresAt:
-//
-//	claims, _ := middleware.ClaimsFromContext(stream.Context())
-//	ctx, cancel := context.WithDeadline(stream.Context(), claims.ExpiresAt)
-//	defer cancel()
-//
-// and return status.Error(codes.Unauthenticated, ...) when ctx ends, so
-// that the client fetches a new token and opens a new stream.
+// The token is verified once, when the stream opens: by default a stream
+// runs on after its token expires, or after Logto removes the key that
+// signed it, until the handler or the client ends it. [EndStreamsAtExpiry]
+// ends it when the token expires, with Unauthenticated, so that the client
+// fetches a new token and opens a new stream.
 func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if g.exempt[info.FullMethod] {
@@ -292,14 +302,24 @@ func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return g.reject(err, ss.SetHeader)
 		}
-		ctx = middleware.WithClaims(ctx, claims)
-		if need == nil || need.Organization == "" {
-			return handler(srv, &claimsStream{ServerStream: ss, ctx: ctx})
+		cs := claimsStream{ServerStream: ss, ctx: middleware.WithClaims(ctx, claims), g: g}
+		if g.endAtExpiry {
+			cs.expiry = new(expiry)
+			var cancel context.CancelFunc
+			cs.ctx, cancel = context.WithDeadlineCause(cs.ctx, claims.ExpiresAt, errTokenExpired)
+			defer cancel()
 		}
-		stream := &orgStream{claimsStream: claimsStream{ServerStream: ss, ctx: ctx}, g: g, method: info.FullMethod, claims: claims, need: need}
-		err = handler(srv, stream)
-		if refused := stream.verdict(); refused != nil {
-			return refused
+		if need == nil || need.Organization == "" {
+			err = handler(srv, &cs)
+		} else {
+			stream := &orgStream{claimsStream: cs, g: g, method: info.FullMethod, claims: claims, need: need}
+			err = handler(srv, stream)
+			if refused := stream.verdict(); refused != nil {
+				return refused
+			}
+		}
+		if expired := cs.over(); expired != nil {
+			return expired
 		}
 		return err
 	}

@@ -65,7 +65,8 @@ func orgServiceDesc(handled chan<- string) *grpc.ServiceDesc {
 }
 
 // exchange opens a bidirectional stream with auth, sends a request per
-// org, closes its side and returns the answers and the stream's end.
+// org, closes its side and returns the answers, the header and trailer
+// metadata, and the stream's end.
 func exchange(t *testing.T, conn *grpc.ClientConn, method string, auth string, orgs ...string) (answers []string, header metadata.MD, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -91,6 +92,9 @@ func exchange(t *testing.T, conn *grpc.ClientConn, method string, auth string, o
 		answers = append(answers, out.GetValue())
 	}
 	header, _ = cs.Header()
+	// A refusal after the first answer carries its challenge in the
+	// trailer: the header went with that answer.
+	header = metadata.Join(header, cs.Trailer())
 	if err == io.EOF {
 		err = nil
 	}
@@ -98,7 +102,8 @@ func exchange(t *testing.T, conn *grpc.ClientConn, method string, auth string, o
 }
 
 // TestStreamOrganization: a stream whose requirement names an organization
-// is checked on its first message; the handler sees nothing before.
+// is checked on every message; the handler sees nothing before the first
+// passed, and no message that does not pass.
 func TestStreamOrganization(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	v := adaptertest.NewValidator(t, iss, true)
@@ -120,9 +125,12 @@ func TestStreamOrganization(t *testing.T) {
 		wantCode    codes.Code
 		wantMessage string
 	}{
-		// Only the first message is checked (documented): the handler
-		// sees the second as it is.
-		{"its organization", echo, []string{"acme", "globex"}, []string{"user-1@acme", "user-1@globex"}, []string{"acme", "globex"}, codes.OK, ""},
+		{"its organization", echo, []string{"acme", "acme"}, []string{"user-1@acme", "user-1@acme"}, []string{"acme", "acme"}, codes.OK, ""},
+		// Every message is checked: the handler never sees a later one
+		// that names another organization, or none.
+		{"another organization later", echo, []string{"acme", "globex", "acme"}, []string{"user-1@acme"}, []string{"acme"}, codes.PermissionDenied, "the token is not for organization 'globex'"},
+		{"no organization later", echo, []string{"acme", ""}, []string{"user-1@acme"}, []string{"acme"}, codes.PermissionDenied, "the request names no organization"},
+		{"the organization in another case later", echo, []string{"acme", "ACME"}, []string{"user-1@acme"}, []string{"acme"}, codes.PermissionDenied, "the token is not for organization 'ACME'"},
 		{"another organization first", echo, []string{"globex", "acme"}, nil, nil, codes.PermissionDenied, "the token is not for organization 'globex'"},
 		{"no message", echo, nil, nil, nil, codes.PermissionDenied, "the request names no organization"},
 		{"empty organization", echo, []string{""}, nil, nil, codes.PermissionDenied, "the request names no organization"},
@@ -209,6 +217,49 @@ func TestWithOrganization(t *testing.T) {
 			unary, stream := call(tt.org, tt.field)
 			if unary.code != tt.want || stream.code != tt.want {
 				t.Errorf("unary %+v, stream %+v; want %s", unary, stream, tt.want)
+			}
+		})
+	}
+}
+
+// TestEndStreamsAtExpiry: a stream whose token has expired (here: before
+// the stream opened, within the validator's leeway, which Verify allows)
+// runs on by default; with EndStreamsAtExpiry it ends with Unauthenticated
+// and its handler sees no message.
+func TestEndStreamsAtExpiry(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	expired := "Bearer " + iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: adaptertest.API,
+		IssuedAt: time.Now().Add(-time.Minute), TTL: time.Minute - 5*time.Second})
+	live := "Bearer " + iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: adaptertest.API})
+	for _, tt := range []struct {
+		name        string
+		opts        []grpcguard.Option
+		token       string
+		wantCode    codes.Code
+		wantAnswers int
+	}{
+		{"by default, an expired token's stream runs on", nil, expired, codes.OK, 2},
+		{"ended at expiry", []grpcguard.Option{grpcguard.EndStreamsAtExpiry()}, expired, codes.Unauthenticated, 0},
+		{"a live token, ended at expiry", []grpcguard.Option{grpcguard.EndStreamsAtExpiry()}, live, codes.OK, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			guard, err := grpcguard.New(v, map[string]middleware.Requirement{echo: {}, eager: {}}, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handled := make(chan string, 10)
+			conn := serve(t, guard, func(s *grpc.Server) { s.RegisterService(orgServiceDesc(handled), nil) })
+			answers, header, err := exchange(t, conn, echo, tt.token, "acme", "acme")
+			st := status.Convert(err)
+			if st.Code() != tt.wantCode || len(answers) != tt.wantAnswers || len(handled) != tt.wantAnswers {
+				t.Fatalf("got %s %q, answers %q, %d handled; want %s and %d", st.Code(), st.Message(), answers, len(handled), tt.wantCode, tt.wantAnswers)
+			}
+			if tt.wantCode == codes.Unauthenticated {
+				want := `Bearer realm="api", error="invalid_token", error_description="the token has expired"`
+				if st.Message() != "the token has expired" || len(header.Get("www-authenticate")) != 1 || header.Get("www-authenticate")[0] != want {
+					t.Errorf("got %q, www-authenticate %q; want %q", st.Message(), header.Get("www-authenticate"), want)
+				}
 			}
 		})
 	}
