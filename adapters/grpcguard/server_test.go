@@ -45,6 +45,9 @@ var routeMethods = map[string]string{
 	"/members/{org}":       "Members",
 	"/sync":                "Sync",
 	"/me":                  "Me",
+	"/own":                 "Own",
+	"/agents":              "Agents",
+	"/clients":             "Clients",
 	"/orgs/{org}/products": "OrgProducts",
 	"/auth":                "Auth",
 }

@@ -99,6 +99,9 @@ var Requirements = map[string]middleware.Requirement{
 	"/members/{org}":       {Organization: "org"},
 	"/sync":                {AppIDs: []string{"inventory-sync"}},
 	"/me":                  {User: true},
+	"/own":                 {NoDelegation: true},
+	"/agents":              {Actors: []string{"support-agent"}},
+	"/clients":             {Clients: []string{"spa"}},
 	"/orgs/{org}/products": {Organization: "org", Scopes: []string{"read:products"}},
 }
 
@@ -255,6 +258,8 @@ func Cases(iss *logtotest.Issuer) []Case {
 	bothToken := iss.M2MToken("inventory-sync", API, "read:products", "write:products")
 	globexToken := iss.Mint(logtotest.Token{Subject: "user-2", ClientID: "spa", Audience: API, OrganizationID: "globex"})
 	acmeToken := iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: API, OrganizationID: "acme"})
+	// A token from Logto's token exchange: support-agent acts for user-1.
+	delegatedToken := iss.DelegatedToken("user-1", "support-agent", "helpdesk", API)
 	// An organization token whose organization permission is named like
 	// the API's read:products.
 	acmeOrgToken := iss.OrganizationToken("user-1", "spa", "acme", "read:products")
@@ -462,6 +467,51 @@ func Cases(iss *logtotest.Issuer) []Case {
 			Authorization: bearer(acmeToken),
 			Status:        200,
 			Body:          "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			Name:          "NoDelegation passes the user's own token",
+			Route:         "/own",
+			Authorization: bearer(acmeToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			Name:          "NoDelegation refuses a delegated token",
+			Route:         "/own",
+			Authorization: bearer(delegatedToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="this route accepts only the subject's own tokens, not one acting for it (act 'support-agent')"`,
+			Body:          `{"error":"insufficient_scope","error_description":"this route accepts only the subject's own tokens, not one acting for it (act 'support-agent')"}` + "\n",
+		},
+		{
+			Name:          "Actors passes a listed actor",
+			Route:         "/agents",
+			Authorization: bearer(delegatedToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=helpdesk m2m=false same=true",
+		},
+		{
+			Name:          "Actors refuses an unlisted actor",
+			Route:         "/agents",
+			Authorization: bearer(iss.DelegatedToken("user-1", "other-agent", "helpdesk", API)),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the actor 'other-agent' may not act for others on this route"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the actor 'other-agent' may not act for others on this route"}` + "\n",
+		},
+		{
+			Name:          "Clients passes a listed client's user token",
+			Route:         "/clients",
+			Authorization: bearer(acmeToken),
+			Status:        200,
+			Body:          "sub=user-1 client_id=spa m2m=false same=true",
+		},
+		{
+			Name:          "Clients refuses an unlisted app",
+			Route:         "/clients",
+			Authorization: bearer(readToken),
+			Status:        403,
+			Challenge:     `Bearer realm="api", error="insufficient_scope", error_description="the client 'inventory-sync' may not use this route"`,
+			Body:          `{"error":"insufficient_scope","error_description":"the client 'inventory-sync' may not use this route"}` + "\n",
 		},
 		{
 			Name:          "User refuses an app",

@@ -42,6 +42,9 @@ type routeConfig struct {
 	M2M          bool     `yaml:"m2m"`
 	AppIDs       []string `yaml:"app_ids"`
 	User         bool     `yaml:"user"`
+	Clients      []string `yaml:"clients"`
+	NoDelegation bool     `yaml:"no_delegation"`
+	Actors       []string `yaml:"actors"`
 	Public       bool     `yaml:"public"`
 }
 

@@ -85,13 +85,18 @@ const (
 	hdrScopes         = "X-Logto-Scopes"
 	hdrOrganizationID = "X-Logto-Organization-Id"
 	hdrM2M            = "X-Logto-M2M"
+	hdrActor          = "X-Logto-Actor"
 )
 
 // identityHeaders are the header names the gateway sets, in order.
-var identityHeaders = []string{hdrSubject, hdrClientID, hdrScopes, hdrOrganizationID, hdrM2M}
+var identityHeaders = []string{hdrSubject, hdrClientID, hdrScopes, hdrOrganizationID, hdrM2M, hdrActor}
 
 // identity calls set with each identity header of c: X-Logto-Organization-Id
-// only when the token is for an organization.
+// only when the token is for an organization, X-Logto-Actor only for a
+// delegated token (the actor, act.sub, that calls on behalf of the
+// subject). Each value is the claim whole, in one header, a URL client ID
+// of 2,048 characters too; net/http writes a CR or LF in a value as a
+// space, so no claim can split a header or start another.
 func identity(c *middleware.Claims, set func(name, value string)) {
 	set(hdrSubject, c.Subject)
 	set(hdrClientID, c.ClientID)
@@ -103,6 +108,9 @@ func identity(c *middleware.Claims, set func(name, value string)) {
 		set(hdrM2M, "true")
 	} else {
 		set(hdrM2M, "false")
+	}
+	if c.IsDelegated() {
+		set(hdrActor, c.Actor)
 	}
 }
 

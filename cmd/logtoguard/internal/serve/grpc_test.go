@@ -129,7 +129,7 @@ func TestServeGRPCSpoofedHeaders(t *testing.T) {
 	spoof := func(h map[string]string) map[string]string {
 		for k, v := range map[string]string{
 			"x-logto-subject": "admin", "x-logto-organization-id": "acme", "x-logto-m2m": "true",
-			"x-logto-scopes": "admin", "x-logto-role": "root",
+			"x-logto-scopes": "admin", "x-logto-role": "root", "x-logto-actor": "admin-agent",
 		} {
 			h[k] = v
 		}
@@ -146,7 +146,7 @@ func TestServeGRPCSpoofedHeaders(t *testing.T) {
 	if set["x-logto-subject"] != "inventory-sync" || set["x-logto-scopes"] != "read:products" || set["x-logto-m2m"] != "true" {
 		t.Errorf("set headers %v", set)
 	}
-	if want := []string{"x-logto-organization-id", "x-logto-role"}; !slices.Equal(ok.GetHeadersToRemove(), want) {
+	if want := []string{"x-logto-actor", "x-logto-organization-id", "x-logto-role"}; !slices.Equal(ok.GetHeadersToRemove(), want) {
 		t.Errorf("headers_to_remove %v, want %v", ok.GetHeadersToRemove(), want)
 	}
 
@@ -156,7 +156,7 @@ func TestServeGRPCSpoofedHeaders(t *testing.T) {
 		t.Fatalf("public route: %v", res)
 	}
 	rm := strings.Join(ok.GetHeadersToRemove(), ",")
-	if want := "x-logto-client-id,x-logto-m2m,x-logto-organization-id,x-logto-role,x-logto-scopes,x-logto-subject"; rm != want {
+	if want := "x-logto-actor,x-logto-client-id,x-logto-m2m,x-logto-organization-id,x-logto-role,x-logto-scopes,x-logto-subject"; rm != want {
 		t.Errorf("public route: headers_to_remove %s, want %s", rm, want)
 	}
 

@@ -250,7 +250,7 @@ func testBehindProxy(t *testing.T, start func(t *testing.T, guard, upstream stri
 	orgToken := iss.OrganizationToken("user-1", "spa", "acme", "read:products")
 	spoofed := map[string]string{
 		"X-Logto-Subject": "admin", "X-Logto-Client-Id": "admin-console", "X-Logto-Scopes": "admin",
-		"X-Logto-Organization-Id": "acme", "X-Logto-M2M": "true",
+		"X-Logto-Organization-Id": "acme", "X-Logto-M2M": "true", "X-Logto-Actor": "admin-agent",
 	}
 	tests := []struct {
 		name, method, path, token string
@@ -267,6 +267,19 @@ func testBehindProxy(t *testing.T, start func(t *testing.T, guard, upstream stri
 		{
 			name: "organization token on its organization's route", method: "GET", path: "/orgs/acme/products", token: orgToken,
 			status: 200, upstream: map[string]string{"X-Logto-Subject": "user-1", "X-Logto-Client-Id": "spa", "X-Logto-Scopes": "read:products", "X-Logto-Organization-Id": "acme", "X-Logto-M2m": "false"},
+		},
+		{
+			name: "delegated token: the actor reaches the upstream, not the client's", method: "GET", path: "/agents", token: iss.DelegatedToken("user-1", "support-agent", "helpdesk", adaptertest.API, "read:products"),
+			status: 200, upstream: map[string]string{"X-Logto-Subject": "user-1", "X-Logto-Client-Id": "helpdesk", "X-Logto-Scopes": "read:products", "X-Logto-M2m": "false", "X-Logto-Actor": "support-agent"},
+		},
+		{
+			name: "delegated token on a route that refuses them: 403", method: "GET", path: "/own", token: iss.DelegatedToken("user-1", "support-agent", "helpdesk", adaptertest.API),
+			status: 403, challenge: `Bearer realm="api", error="insufficient_scope", error_description="this route accepts only the subject's own tokens, not one acting for it (act 'support-agent')"`,
+			body: `{"error":"insufficient_scope","error_description":"this route accepts only the subject's own tokens, not one acting for it (act 'support-agent')"}` + "\n",
+		},
+		{
+			name: "a URL client ID of 2,048 characters reaches the upstream whole", method: "GET", path: "/me", token: iss.UserToken("user-1", urlClientID, adaptertest.API, "read:products"),
+			status: 200, upstream: map[string]string{"X-Logto-Subject": "user-1", "X-Logto-Client-Id": urlClientID, "X-Logto-Scopes": "read:products", "X-Logto-M2m": "false"},
 		},
 		{
 			name: "public route: no identity at all reaches the upstream", method: "GET", path: "/public/logo.png",

@@ -146,8 +146,9 @@ func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 // checked and named by its field in the file.
 func (r routeConfig) requirement() (middleware.Requirement, error) {
 	var req middleware.Requirement
-	if r.Public && (len(r.Scopes) > 0 || len(r.AnyScopes) > 0 || r.M2M || len(r.AppIDs) > 0 || r.User || r.Organization != "") {
-		return req, errors.New("public: a public route requires nothing: leave out scopes, any_scopes, organization, m2m, app_ids and user")
+	if r.Public && (len(r.Scopes) > 0 || len(r.AnyScopes) > 0 || r.M2M || len(r.AppIDs) > 0 || r.User || r.Organization != "" ||
+		len(r.Clients) > 0 || r.NoDelegation || len(r.Actors) > 0) {
+		return req, errors.New("public: a public route requires nothing: leave out scopes, any_scopes, organization, m2m, app_ids, user, clients, no_delegation and actors")
 	}
 	// The library's own rules (middleware.Requirement.Validate), field by
 	// field, so that the error names the field of the file.
@@ -159,6 +160,9 @@ func (r routeConfig) requirement() (middleware.Requirement, error) {
 		{"any_scopes", middleware.Requirement{AnyScopes: r.AnyScopes}},
 		{"app_ids", middleware.Requirement{AppIDs: r.AppIDs}},
 		{"user", middleware.Requirement{User: r.User, M2M: r.M2M || len(r.AppIDs) > 0}},
+		{"clients", middleware.Requirement{Clients: r.Clients}},
+		{"actors", middleware.Requirement{Actors: r.Actors}},
+		{"no_delegation", middleware.Requirement{NoDelegation: r.NoDelegation, Actors: r.Actors}},
 	} {
 		if err := f.req.Validate(); err != nil {
 			_, why, _ := strings.Cut(err.Error(), ": ")
@@ -168,7 +172,8 @@ func (r routeConfig) requirement() (middleware.Requirement, error) {
 			return req, fmt.Errorf("%s: %s", f.field, why)
 		}
 	}
-	req = middleware.Requirement{Scopes: r.Scopes, AnyScopes: r.AnyScopes, M2M: r.M2M, AppIDs: r.AppIDs, User: r.User}
+	req = middleware.Requirement{Scopes: r.Scopes, AnyScopes: r.AnyScopes, M2M: r.M2M, AppIDs: r.AppIDs, User: r.User,
+		Clients: r.Clients, NoDelegation: r.NoDelegation, Actors: r.Actors}
 	if r.Organization != "" {
 		name, ok := strings.CutPrefix(r.Organization, "{")
 		name, ok2 := strings.CutSuffix(name, "}")

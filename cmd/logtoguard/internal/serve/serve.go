@@ -57,7 +57,8 @@ Endpoints on listen:
 On grpc_listen: envoy.service.auth.v3.Authorization/Check (Envoy, Istio).
 
 Allowed: 200 with X-Logto-Subject, X-Logto-Client-Id, X-Logto-Scopes,
-X-Logto-Organization-Id (organization tokens) and X-Logto-M2M; a public
+X-Logto-Organization-Id (organization tokens), X-Logto-M2M and
+X-Logto-Actor (delegated tokens: who acts for the subject); a public
 route: 200 without them. Denied: the status (400, 401, 403, 503), the
 WWW-Authenticate challenge and the JSON body of the library's answer.
 

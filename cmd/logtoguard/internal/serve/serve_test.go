@@ -45,6 +45,12 @@ routes:
     app_ids: [inventory-sync]
   - match: "GET /me"
     user: true
+  - match: "GET /own"
+    no_delegation: true
+  - match: "GET /agents"
+    actors: [support-agent]
+  - match: "GET /clients"
+    clients: [spa]
   - match: "GET /orgs/{org}/products"
     organization: "{org}"
     scopes: [read:products]
@@ -261,8 +267,17 @@ func TestServeContract(t *testing.T) {
 	}
 }
 
-// TestServeIdentityHeaders checks each identity header, for an app, a user
-// and an organization token.
+// urlClientID is a client ID of a Client ID Metadata Document at its
+// longest: an HTTPS URL of 2,048 characters, with a comma and a semicolon
+// that a list-minded reader could split at.
+var urlClientID = func() string {
+	id := "https://mcp-client.example.com/client.json?a=1,b=2;c=3&pad="
+	return id + strings.Repeat("x", 2048-len(id))
+}()
+
+// TestServeIdentityHeaders checks each identity header, for an app, a user,
+// an organization token, a delegated token (X-Logto-Actor) and a URL
+// client ID: each value whole, in one header.
 func TestServeIdentityHeaders(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	g := startGuard(t, guardConfig(iss, ""))
@@ -278,6 +293,15 @@ func TestServeIdentityHeaders(t *testing.T) {
 		}},
 		{"organization token", "/orgs/acme/products", iss.OrganizationToken("user-1", "spa", "acme", "read:products"), map[string]string{
 			hdrSubject: "user-1", hdrClientID: "spa", hdrScopes: "read:products", hdrOrganizationID: "acme", hdrM2M: "false",
+		}},
+		{"delegated token", "/agents", iss.DelegatedToken("user-1", "support-agent", "helpdesk", adaptertest.API), map[string]string{
+			hdrSubject: "user-1", hdrClientID: "helpdesk", hdrScopes: "", hdrM2M: "false", hdrActor: "support-agent",
+		}},
+		{"URL client ID of 2,048 characters", "/me", iss.UserToken("user-1", urlClientID, adaptertest.API), map[string]string{
+			hdrSubject: "user-1", hdrClientID: urlClientID, hdrScopes: "", hdrM2M: "false",
+		}},
+		{"a client ID with CR LF", "/me", iss.UserToken("user-1", "spa\r\nX-Logto-M2M: true", adaptertest.API), map[string]string{
+			hdrSubject: "user-1", hdrClientID: "spa  X-Logto-M2M: true", hdrScopes: "", hdrM2M: "false",
 		}},
 	}
 	for _, tt := range tests {
@@ -577,6 +601,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"empty scope", base + "routes:\n  - match: GET /a\n    scopes: [\"\"]\n", `routes[0] ("GET /a").scopes: "" is not a valid value`},
 		{"scope with a space", base + "routes:\n  - match: GET /a\n    any_scopes: [\"a b\"]\n", `routes[0] ("GET /a").any_scopes: "a b" is not a valid value`},
 		{"user and m2m", base + "routes:\n  - match: GET /a\n    user: true\n    m2m: true\n", `routes[0] ("GET /a").user: a requirement for users' tokens cannot also require M2M or AppIDs`},
+		{"no_delegation and actors", base + "routes:\n  - match: GET /a\n    no_delegation: true\n    actors: [x]\n", `routes[0] ("GET /a").no_delegation: a requirement that refuses delegated tokens cannot also list their Actors`},
+		{"empty client", base + "routes:\n  - match: GET /a\n    clients: [\"\"]\n", `routes[0] ("GET /a").clients: "" is not a valid value`},
+		{"public refusing delegation", base + "routes:\n  - match: /p/\n    public: true\n    no_delegation: true\n", `routes[0] ("/p/").public: a public route requires nothing`},
 		{"default", base + "default: allow\n", `default: "allow" is not deny or authenticate`},
 		{"no audiences", "endpoint: https://t.logto.app\n", `audiences: required`},
 		{"no endpoint", "audiences: [https://api.example.com]\n", `endpoint: required`},
@@ -785,7 +812,7 @@ func TestServeShippedConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Routes) != 7 || cfg.Default != defaultDeny {
+	if len(cfg.Routes) != 9 || cfg.Default != defaultDeny {
 		t.Errorf("deploy/logtoguard.yaml: %d routes, default %s", len(cfg.Routes), cfg.Default)
 	}
 	// gRPC is optional, so off in the sample; public_url is on, and the
