@@ -24,6 +24,13 @@
 // probe keeps new replicas out of the load balancer), and with
 // [Config.FailClosed] every token is refused.
 //
+// # Wiring
+//
+// The store is the validator's Config.Revocations; Logto's webhook receiver
+// (package webhook) records through the validator, which sets how long
+// entries live; a readiness probe asks both the validator (keys loaded) and
+// the store (in sync). Example (replica) shows it whole.
+//
 // # When Redis is down
 //
 //   - Every replica keeps what it has and goes on refusing those tokens.
