@@ -43,6 +43,8 @@ type Interceptor struct {
 	organization         OrganizationFunc
 	// checked is set once CheckServed found every name served.
 	checked atomic.Bool
+	// endAtExpiry ends streams when their token expires.
+	endAtExpiry bool
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
@@ -82,6 +84,19 @@ func Exempt(procedures ...string) Option {
 			i.exempt[p] = true
 		}
 	}
+}
+
+// EndStreamsAtExpiry ends a stream when its token expires (the claims'
+// ExpiresAt): the context of the stream's handler ends then, with
+// context.Cause an error that says so; every Receive and Send after it
+// returns Unauthenticated "the token has expired", and so does the stream,
+// whatever its handler returns. The client fetches a new token and opens a
+// new stream. A handler blocked in Receive sees it when the client's next
+// message arrives, or at once if it watches its context. Without it, a
+// stream runs on after its token expires, until its handler or the client
+// ends it.
+func EndStreamsAtExpiry() Option {
+	return func(i *Interceptor) { i.endAtExpiry = true }
 }
 
 // WithOrganization replaces how a requirement's Organization is resolved.
@@ -314,17 +329,35 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			return streamReject(conn, i.reject(err))
 		}
 		ctx = middleware.WithClaims(ctx, claims)
-		if need == nil || need.Organization == "" {
-			return next(ctx, conn)
+		var expiring *expiringConn
+		handlerConn := conn
+		if i.endAtExpiry {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadlineCause(ctx, claims.ExpiresAt, errTokenExpired)
+			defer cancel()
+			expiring = &expiringConn{StreamingHandlerConn: conn, ctx: ctx, refusal: i.reject(expiredRefusal)}
+			handlerConn = expiring
 		}
-		oc := &orgConn{StreamingHandlerConn: conn, i: i, ctx: ctx, claims: claims, need: *need}
-		err = next(ctx, oc)
-		if refused := oc.verdict(); refused != nil {
-			return streamReject(conn, refused)
+		if need == nil || need.Organization == "" {
+			err = next(ctx, handlerConn)
+		} else {
+			oc := &orgConn{StreamingHandlerConn: handlerConn, i: i, ctx: ctx, claims: claims, need: *need}
+			err = next(ctx, oc)
+			if refused := oc.verdict(); refused != nil {
+				return streamReject(conn, refused)
+			}
+		}
+		if expiring != nil {
+			if over := expiring.over(); over != nil {
+				return streamReject(conn, over)
+			}
 		}
 		return err
 	}
 }
+
+// expiredRefusal is the refusal of a stream whose token expired.
+var expiredRefusal = &middleware.Error{Kind: middleware.ErrExpired, Check: middleware.CheckExp, Description: "the token has expired"}
 
 // reject turns err into the connect error of the validator's answer:
 // the code of its status, its description as the message and its challenge

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -563,9 +564,21 @@ func bidiServer(t *testing.T, v *middleware.Validator, greet bool) (*httptest.Se
 	return start(t, mux), sendErrs
 }
 
+// later is the answer to a stream refused after it answered body: with
+// gRPC, the challenge went nowhere, since the response headers had gone
+// with the first answer and net/http sends no WWW-Authenticate trailer.
+func later(protocol string, refusal answer, body string) answer {
+	refusal.Body = body
+	if protocol == "grpc" {
+		refusal.Challenge = ""
+	}
+	return refusal
+}
+
 // TestStreamOrganization: a stream whose requirement names an organization
-// is checked on its first message; nothing reaches the handler, and nothing
-// leaves it, before that check passes.
+// is checked on every message; nothing reaches the handler, and nothing
+// leaves it, before the first check passes, and no message that does not
+// pass reaches it.
 func TestStreamOrganization(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
 	v := adaptertest.NewValidator(t, iss, true)
@@ -620,7 +633,14 @@ func TestStreamOrganization(t *testing.T) {
 			}{
 				{"its organization", acme, []string{"acme", "acme"}, answer{Code: "OK", Body: "user-1@acme|user-1@acme"}},
 				{"another organization", acme, []string{"globex"}, otherOrg},
-				{"first message decides", acme, []string{"globex", "acme"}, otherOrg},
+				{"another organization first", acme, []string{"globex", "acme"}, otherOrg},
+				// Every message is checked: the handler never sees a later
+				// one that names another organization, or none, and the
+				// stream ends with the refusal.
+				{"another organization later", acme, []string{"acme", "globex", "acme"}, later(p.name, otherOrg, "user-1@acme")},
+				{"no organization later", acme, []string{"acme", ""}, later(p.name, noOrg, "user-1@acme")},
+				{"the organization in another case later", acme, []string{"acme", "ACME"}, later(p.name, answer{Code: "PermissionDenied", Message: "the token is not for organization 'ACME'",
+					Challenge: `Bearer realm="api", error="insufficient_scope", error_description="the token is not for organization 'ACME'"`}, "user-1@acme")},
 				{"no message", acme, nil, noOrg},
 				{"no token", nil, []string{"acme"}, answer{Code: "Unauthenticated", Message: "a bearer token is required", Challenge: `Bearer realm="api"`}},
 			}
@@ -676,6 +696,8 @@ func TestStreamOrganization(t *testing.T) {
 			}{
 				{[]string{"acme", "acme", "acme"}, answer{Code: "OK", Body: "3"}},
 				{[]string{"globex", "acme"}, otherOrg},
+				{[]string{"acme", "globex"}, otherOrg},
+				{[]string{"acme", "acme", ""}, noOrg},
 				{nil, noOrg},
 			} {
 				if got := upload(tt.orgs...); got != tt.want {
@@ -785,5 +807,78 @@ func TestServerSideError(t *testing.T) {
 			t.Errorf("%s: the server saw %v (check %v), want %v (check %v)", tt.procedure, seen[0], middleware.CheckOf(seen[0]), tt.kind, tt.check)
 		}
 		mu.Unlock()
+	}
+}
+
+// TestEndStreamsAtExpiry: a stream whose token has expired (here: before
+// the stream opened, within the validator's leeway, which Verify allows)
+// runs on by default; with EndStreamsAtExpiry it ends with Unauthenticated
+// and its handler sees no message.
+func TestEndStreamsAtExpiry(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	v := adaptertest.NewValidator(t, iss, true)
+	expired := "Bearer " + iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: adaptertest.API,
+		IssuedAt: time.Now().Add(-time.Minute), TTL: time.Minute - 5*time.Second})
+	live := "Bearer " + iss.Mint(logtotest.Token{Subject: "user-1", ClientID: "spa", Audience: adaptertest.API})
+	const upload = "/contract.v1.Expiry/Upload"
+	serveUpload := func(opts ...connectguard.Option) (*httptest.Server, *atomic.Int32) {
+		guard, err := connectguard.New(v, map[string]middleware.Requirement{upload: {}}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var received atomic.Int32
+		mux := http.NewServeMux()
+		mux.Handle(upload, connect.NewClientStreamHandler(upload,
+			func(_ context.Context, stream *connect.ClientStream[structpb.Struct]) (*connect.Response[wrapperspb.StringValue], error) {
+				for stream.Receive() {
+					received.Add(1)
+				}
+				if err := stream.Err(); err != nil {
+					return nil, err
+				}
+				return connect.NewResponse(wrapperspb.String(fmt.Sprint(received.Load()))), nil
+			}, connect.WithInterceptors(guard)))
+		return start(t, mux), &received
+	}
+	expiredAnswer := answer{Code: "Unauthenticated", Message: "the token has expired",
+		Challenge: `Bearer realm="api", error="invalid_token", error_description="the token has expired"`}
+	for _, tt := range []struct {
+		name  string
+		opts  []connectguard.Option
+		token string
+		want  answer
+	}{
+		{"by default, an expired token's stream runs on", nil, expired, answer{Code: "OK", Body: "2"}},
+		{"ended at expiry", []connectguard.Option{connectguard.EndStreamsAtExpiry()}, expired, expiredAnswer},
+		{"a live token, ended at expiry", []connectguard.Option{connectguard.EndStreamsAtExpiry()}, live, answer{Code: "OK", Body: "2"}},
+	} {
+		for _, p := range protocols {
+			if p.name == "grpcweb" {
+				continue // gRPC-Web has no client streams
+			}
+			t.Run(tt.name+"/"+p.name, func(t *testing.T) {
+				srv, received := serveUpload(tt.opts...)
+				client := connect.NewClient[structpb.Struct, wrapperspb.StringValue](srv.Client(), srv.URL+upload, p.opts...)
+				stream := client.CallClientStream(ctxTimeout(t))
+				stream.RequestHeader().Set("Authorization", tt.token)
+				for range 2 {
+					if stream.Send(orgMessage(t, "")) != nil {
+						break
+					}
+				}
+				var got answer
+				if res, err := stream.CloseAndReceive(); err != nil {
+					got = answerOf(err, "")
+				} else {
+					got = answerOf(nil, res.Msg.GetValue())
+				}
+				if got != tt.want {
+					t.Errorf("got  %+v\nwant %+v", got, tt.want)
+				}
+				if tt.want.Code != "OK" && received.Load() != 0 {
+					t.Errorf("the handler received %d messages, want 0", received.Load())
+				}
+			})
+		}
 	}
 }

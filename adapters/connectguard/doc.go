@@ -92,15 +92,17 @@
 // its one request first); a client or bidirectional stream's handler runs,
 // but its first Receive returns the message only if the check passes, Send
 // refuses until then, and a stream whose check did not pass ends with the
-// refusal whatever the handler returns. Only the first message names the
-// organization: messages after it are not checked again, so a handler that
-// acts on an organization named in a later message must compare it with
-// the one the stream was opened for (middleware.ClaimsFromContext and
-// Claims.Organization).
+// refusal whatever the handler returns. Every later message is checked the
+// same way: one that names another organization than the token speaks for,
+// or none, never reaches the handler; Receive returns the refusal instead,
+// and the stream ends with it (with gRPC, once the response headers have
+// gone with a first answer, without the challenge: net/http sends no
+// WWW-Authenticate trailer).
 //
-// A token that expires while its stream is open does not end the stream:
-// the check belongs to the opening. Keep streams shorter than your tokens'
-// lifetime, or have the client reopen them with a fresh token.
+// The token is verified once, when the stream opens: by default a token
+// that expires while its stream is open does not end the stream. With
+// [EndStreamsAtExpiry], the stream ends with Unauthenticated when its token
+// expires, so that the client fetches a new token and opens a new stream.
 //
 // # Order of work
 //

@@ -31,15 +31,60 @@ func messageField(_ context.Context, name string, _ http.Header, msg any) string
 	return r.Get(fd).String()
 }
 
+// expiringConn is the connection a stream's handler gets under
+// EndStreamsAtExpiry: once ctx ended at the token's expiry, Receive and
+// Send return the refusal.
+type expiringConn struct {
+	connect.StreamingHandlerConn
+	ctx     context.Context
+	refusal *connect.Error
+}
+
+// over returns the refusal once the token expired, and nil before.
+func (c *expiringConn) over() *connect.Error {
+	if errors.Is(context.Cause(c.ctx), errTokenExpired) {
+		return c.refusal
+	}
+	return nil
+}
+
+func (c *expiringConn) Receive(msg any) error {
+	if over := c.over(); over != nil {
+		return over
+	}
+	if err := c.StreamingHandlerConn.Receive(msg); err != nil {
+		if over := c.over(); over != nil {
+			return over
+		}
+		return err
+	}
+	if over := c.over(); over != nil {
+		return over
+	}
+	return nil
+}
+
+func (c *expiringConn) Send(msg any) error {
+	if over := c.over(); over != nil {
+		return over
+	}
+	return c.StreamingHandlerConn.Send(msg)
+}
+
+// errTokenExpired is the cause of the end of a stream's context at its
+// token's expiry, under EndStreamsAtExpiry.
+var errTokenExpired = errors.New("connectguard: the token has expired")
+
 // sentFirst is the refusal of a stream whose handler sent before the
 // first message was checked.
 const sentFirst = "the method sent a message before the request named its organization"
 
 // orgConn is the connection a stream's handler gets when the procedure's
-// requirement names an organization: the requirement is checked on the
-// first message received, which the handler sees only if the check passes.
-// A Send before that refuses the stream; after a refusal every Receive and
-// Send returns it, and so does the stream whatever the handler returns.
+// requirement names an organization: the requirement is checked on every
+// message received, which the handler sees only if the check passes. A
+// Send before the first message passed refuses the stream; after a refusal
+// every Receive and Send returns it, and so does the stream whatever the
+// handler returns.
 type orgConn struct {
 	connect.StreamingHandlerConn
 	i      *Interceptor
@@ -70,25 +115,19 @@ func (c *orgConn) Receive(msg any) error {
 		}
 		return err
 	}
-	c.mu.Lock()
-	first := !c.checked
-	c.mu.Unlock()
-	var err error
-	if first {
-		// Outside the lock: the OrganizationFunc is the user's code.
-		// Receive is never called concurrently with itself.
-		header := c.RequestHeader()
-		err = middleware.Authorize(c.claims, c.need, func(name string) string {
-			return c.i.organization(c.ctx, name, header, msg)
-		})
-	}
+	// Every message: a later one may name another organization, and is
+	// handled only if the token speaks for that one too. Outside the
+	// lock: the OrganizationFunc is the user's code. Receive is never
+	// called concurrently with itself.
+	header := c.RequestHeader()
+	err := middleware.Authorize(c.claims, c.need, func(name string) string {
+		return c.i.organization(c.ctx, name, header, msg)
+	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if first {
-		c.checked = true
-		if err != nil && c.refused == nil {
-			c.refused = c.i.reject(err)
-		}
+	c.checked = true
+	if err != nil && c.refused == nil {
+		c.refused = c.i.reject(err)
 	}
 	if c.refused != nil {
 		return c.refused
