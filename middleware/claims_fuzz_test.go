@@ -102,6 +102,12 @@ var fuzzClaimsSeeds = []string{
 	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"urn:logto:organization:org-1","scope":""}`,
 	`{"sub":"app-1","exp":null,"iat":null,"nbf":null,"iss":"https://fuzz.logto.app/oidc","aud":null}`,
 	`{"x":[[[[[[[[[[]]]]]]]]]],"sub":"\u0000","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com"}`,
+	`{"sub":"user-1","client_id":"helpdesk","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"sub":"a","act":{"sub":"b"}}}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"sub":"a","sub":"b"}}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"Sub":"a"}}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":null}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":"a"}`,
+	`{"sub":"https://c.example/m","client_id":"https://c.example/m","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com"}`,
 	`null`, `[]`, `1`, `"x"`, `{}`, ``, `{"sub":"a"}{"sub":"b"}`,
 }
 
@@ -152,7 +158,24 @@ func FuzzClaims(f *testing.F) {
 		if err := json.Unmarshal(claims, &times); err == nil && times.NotBefore != nil && times.NotBefore.After(fuzzNow.Add(leeway)) {
 			t.Fatalf("accepted nbf %v at %v", times.NotBefore, fuzzNow)
 		}
-		_ = c.IsM2M()
+		// act: absent, or an object whose sub is the actor; never a token
+		// whose act was dropped on the way. encoding/json keeps the last
+		// of duplicate members, which Verify refuses anyway.
+		var act struct {
+			Act *json.RawMessage `json:"act"`
+		}
+		_ = json.Unmarshal(claims, &act)
+		var actor struct {
+			Sub *string `json:"sub"`
+		}
+		switch {
+		case act.Act == nil && c.Actor != "":
+			t.Fatalf("actor %q without act", c.Actor)
+		case act.Act != nil && (json.Unmarshal(*act.Act, &actor) != nil || actor.Sub == nil || *actor.Sub != c.Actor || c.Actor == ""):
+			t.Fatalf("act %s accepted as actor %q", *act.Act, c.Actor)
+		case c.IsM2M() && strings.Contains(c.ClientID, "://"):
+			t.Fatalf("a URL client ID %q taken for an M2M app", c.ClientID)
+		}
 		_, _ = c.Organization()
 	})
 }
