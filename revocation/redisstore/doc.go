@@ -61,6 +61,16 @@
 // still up remembers; but if every replica restarted too, they are gone. Redis Cluster is
 // not supported; a single server or Sentinel (redis.NewFailoverClient) is.
 // Several fleets (tenants) share one Redis with different [Config.Prefix].
+// The full load scans the keys of the client's database: on a Redis that
+// holds much else, give the store a database of its own (redis://host/N)
+// so that a load reads only its entries.
+//
+// Whoever can write to Redis or publish on its channel can revoke any
+// token of the API (deny service), and can delete entries so that
+// replicas started later miss them; replicas already holding an entry keep
+// it, since entries only merge towards a later At and Until. Treat access
+// to Redis as access to the API's sign-out button: a password or ACL user,
+// TLS (rediss://) off the host, no exposure beyond the replicas.
 //
 // The store uses github.com/redis/go-redis/v9, the client Redis itself
 // maintains; it lives in this module of its own, so the core module of
