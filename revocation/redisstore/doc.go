@@ -68,7 +68,9 @@
 // Whoever can write to Redis or publish on its channel can revoke any
 // token of the API (deny service), and can delete entries so that
 // replicas started later miss them; replicas already holding an entry keep
-// it, since entries only merge towards a later At and Until. Treat access
+// it, since entries only merge towards a later At and Until. For the same
+// reason a revocation cannot be withdrawn by deleting its key: replicas
+// keep it until its Until, and record it again after their next load. Treat access
 // to Redis as access to the API's sign-out button: a password or ACL user,
 // TLS (rediss://) off the host, no exposure beyond the replicas.
 //
