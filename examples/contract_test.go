@@ -413,6 +413,7 @@ func TestBadSettings(t *testing.T) {
 		{"bad public URL", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "PUBLIC_URL=api.example.com"}, "PUBLIC_URL"},
 		{"plain http to a remote Logto", []string{"LOGTO_ENDPOINT=http://logto:3001", "LOGTO_API_RESOURCE=" + api}, "LOGTO_ALLOW_INSECURE_HTTP=true"},
 		{"bad insecure switch", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "LOGTO_ALLOW_INSECURE_HTTP=maybe"}, "LOGTO_ALLOW_INSECURE_HTTP"},
+		{"short webhook key", []string{"LOGTO_ENDPOINT=http://127.0.0.1:1", "LOGTO_API_RESOURCE=" + api, "LOGTO_WEBHOOK_SIGNING_KEY=0123456789abcdefghijklmnopqrstuv,short"}, "LOGTO_WEBHOOK_SIGNING_KEY"},
 	}
 	for _, name := range append(servers[:len(servers):len(servers)], rpcServers...) {
 		for _, tt := range tests {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/webhook"
 )
 
 // Scopes the example API defines in the Logto console.
@@ -36,7 +37,20 @@ type Settings struct {
 	// SyncApps are the App IDs allowed to call POST /sync; empty allows
 	// every machine-to-machine app.
 	SyncApps []string
+	// WebhookKeys are the Logto webhook's signing keys
+	// (LOGTO_WEBHOOK_SIGNING_KEY); when set, POST /logto/webhooks receives
+	// Logto's webhooks and ends the access they report.
+	WebhookKeys []string
+	// RedisURL (LOGTO_REDIS_URL), when set, shares revocations with every
+	// replica through Redis; see OpenRevocations.
+	RedisURL string
+	// RevocationsReady, when set, is part of /readyz: the shared store is
+	// in sync.
+	RevocationsReady func() bool
 }
+
+// WebhookPath is where the example servers receive Logto's webhooks.
+const WebhookPath = "/logto/webhooks"
 
 // OrgProductsRequirement is what GET /orgs/{org}/products requires: a token
 // for the organization the path names, with read:products.
@@ -54,8 +68,10 @@ func (s Settings) SyncRequirement() middleware.Requirement {
 // allowed on POST /sync), PUBLIC_URL (the server's public URL, which puts
 // its resource metadata in 401 challenges), LOGTO_ALLOW_INSECURE_HTTP
 // (true: allow plain http to a Logto that is not on this machine, such as
-// http://logto:3001 in Docker Compose; see Config.AllowInsecureHTTP) and
-// ADDR (default 127.0.0.1:8080). An error names the variable at fault in
+// http://logto:3001 in Docker Compose; see Config.AllowInsecureHTTP),
+// LOGTO_WEBHOOK_SIGNING_KEY (the webhook's signing key; comma-separated,
+// old and new, while rotating it), LOGTO_REDIS_URL (redis://... : share
+// revocations between replicas) and ADDR (default 127.0.0.1:8080). An error names the variable at fault in
 // one line.
 func FromEnv() (Settings, error) {
 	s := Settings{Addr: "127.0.0.1:8080"}
@@ -110,6 +126,13 @@ func FromEnv() (Settings, error) {
 		}
 		s.Config.AllowInsecureHTTP = allow
 	}
+	s.WebhookKeys = webhook.ParseSigningKeys(os.Getenv("LOGTO_WEBHOOK_SIGNING_KEY"))
+	for i, k := range s.WebhookKeys {
+		if len(k) < webhook.MinSigningKeyBytes {
+			return s, fmt.Errorf("LOGTO_WEBHOOK_SIGNING_KEY: key %d is %d characters, fewer than %d: copy the signing key of the webhook in the Logto console", i+1, len(k), webhook.MinSigningKeyBytes)
+		}
+	}
+	s.RedisURL = strings.TrimSpace(os.Getenv("LOGTO_REDIS_URL"))
 	if addr := strings.TrimSpace(os.Getenv("ADDR")); addr != "" {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return s, fmt.Errorf("ADDR %q: %v", addr, err)
@@ -196,6 +219,31 @@ type Status struct {
 	Status string `json:"status"`
 }
 
+// Readiness is the answer of /readyz: 503 until the keys are loaded and, with
+// a shared revocation store, until it is in sync.
+func Readiness(v *middleware.Validator, s Settings) (int, Status) {
+	switch {
+	case !v.Ready():
+		return http.StatusServiceUnavailable, Status{Status: "keys not loaded"}
+	case s.RevocationsReady != nil && !s.RevocationsReady():
+		return http.StatusServiceUnavailable, Status{Status: "revocations not in sync"}
+	}
+	return http.StatusOK, Status{Status: "ready"}
+}
+
+// Webhooks returns the handler of POST /logto/webhooks, or nil when no
+// signing key is set. Its revocations go to the validator's store.
+func Webhooks(v *middleware.Validator, s Settings) http.Handler {
+	if len(s.WebhookKeys) == 0 {
+		return nil
+	}
+	h, err := webhook.New(webhook.Config{SigningKeys: s.WebhookKeys, Store: v})
+	if err != nil {
+		panic(err) // FromEnv checked the keys
+	}
+	return h
+}
+
 // Run fails fast on a bad setting, then serves h on addr until SIGINT or
 // SIGTERM and shuts down gracefully. It prints "listening on http://<addr>"
 // once the port is bound (ADDR=127.0.0.1:0 picks a free port).
@@ -262,12 +310,12 @@ func NetHTTPRoutes(v *middleware.Validator, s Settings) http.Handler {
 		WriteJSON(w, http.StatusOK, Status{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !v.Ready() {
-			WriteJSON(w, http.StatusServiceUnavailable, Status{Status: "keys not loaded"})
-			return
-		}
-		WriteJSON(w, http.StatusOK, Status{Status: "ready"})
+		status, body := Readiness(v, s)
+		WriteJSON(w, status, body)
 	})
+	if h := Webhooks(v, s); h != nil {
+		mux.Handle(WebhookPath, h) // every method: the handler answers 405 itself
+	}
 	mux.Handle("GET /products", guard.Require(middleware.Scopes(ReadProducts))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, Products) })))
 	mux.Handle("POST /products", guard.Require(middleware.Scopes(WriteProducts))(http.HandlerFunc(

@@ -24,13 +24,13 @@ func Routes(v *middleware.Validator, s app.Settings) http.Handler {
 		return nil
 	})
 	e.GET("/readyz", func(c echo.Context) error {
-		if !v.Ready() {
-			app.WriteJSON(c.Response(), http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
-			return nil
-		}
-		app.WriteJSON(c.Response(), http.StatusOK, app.Status{Status: "ready"})
+		status, body := app.Readiness(v, s)
+		app.WriteJSON(c.Response(), status, body)
 		return nil
 	})
+	if h := app.Webhooks(v, s); h != nil {
+		e.Any(app.WebhookPath, echo.WrapHandler(h))
+	}
 	e.GET("/products", func(c echo.Context) error {
 		app.WriteJSON(c.Response(), http.StatusOK, app.Products)
 		return nil

@@ -23,12 +23,12 @@ func Routes(v *middleware.Validator, s app.Settings) http.Handler {
 		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ok"})
 	})
 	r.GET("/readyz", func(c *gin.Context) {
-		if !v.Ready() {
-			app.WriteJSON(c.Writer, http.StatusServiceUnavailable, app.Status{Status: "keys not loaded"})
-			return
-		}
-		app.WriteJSON(c.Writer, http.StatusOK, app.Status{Status: "ready"})
+		status, body := app.Readiness(v, s)
+		app.WriteJSON(c.Writer, status, body)
 	})
+	if h := app.Webhooks(v, s); h != nil {
+		r.Any(app.WebhookPath, gin.WrapH(h))
+	}
 	r.GET("/products", guard.Require(middleware.Scopes(app.ReadProducts)), func(c *gin.Context) {
 		app.WriteJSON(c.Writer, http.StatusOK, app.Products)
 	})
