@@ -448,6 +448,7 @@ const (
 	hdrForwardedProto  = "X-Forwarded-Proto"
 	hdrOriginalMethod  = "X-Original-Method"
 	hdrOriginalURI     = "X-Original-Uri"
+	hdrOriginalURL     = "X-Original-Url"
 )
 
 // verify is /verify: the original request from the forwarded headers.
@@ -473,6 +474,12 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request) {
 // X-Forwarded-Uri, or X-Original-Method and X-Original-URI. When both pairs
 // are there they must agree: a proxy sets one pair and may pass the other
 // from the client, which must not choose the route.
+//
+// ingress-nginx sends X-Original-URL (the full URL, from the request line
+// and the Host header) and X-Original-Method always, X-Original-URI only
+// with the auth-method annotation, and passes every other header of the
+// client: the URI must be the path and query of X-Original-URL (or is taken
+// from it), and X-Forwarded-Host, when there, must name its host.
 func forwarded(h http.Header) (original, error) {
 	var o original
 	one := func(name string) (string, bool, error) {
@@ -489,9 +496,25 @@ func forwarded(h http.Header) (original, error) {
 	fu, hasFU, err2 := one(hdrForwardedURI)
 	om, hasOM, err3 := one(hdrOriginalMethod)
 	ou, hasOU, err4 := one(hdrOriginalURI)
-	host, _, err5 := one(hdrForwardedHost)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	host, hasHost, err5 := one(hdrForwardedHost)
+	ourl, hasURL, err6 := one(hdrOriginalURL)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return o, err
+	}
+	// The scheme only says which port is the default one, which the match
+	// ignores anyway (ServeMux matches a host without its port).
+	o.scheme = strings.ToLower(h.Get(hdrForwardedProto))
+	if hasURL {
+		scheme, urlHost, uri, ok := splitOriginalURL(ourl)
+		switch {
+		case !ok:
+			return o, invalidRequest("X-Original-URL is not an absolute http or https URL")
+		case hasOU && ou != uri:
+			return o, invalidRequest("X-Original-URI is not the path and query of X-Original-URL")
+		case hasHost && !sameHostName(host, urlHost):
+			return o, invalidRequest("X-Forwarded-Host is not the host of X-Original-URL")
+		}
+		ou, hasOU, host, o.scheme = uri, true, urlHost, scheme
 	}
 	switch {
 	case hasFM != hasFU:
@@ -507,11 +530,40 @@ func forwarded(h http.Header) (original, error) {
 	default:
 		return o, invalidRequest("the proxy must send the original request in X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI")
 	}
-	// The scheme only says which port is the default one, which the match
-	// ignores anyway (ServeMux matches a host without its port).
-	o.host, o.scheme = host, strings.ToLower(h.Get(hdrForwardedProto))
+	o.host = host
 	o.header = h
 	return o, nil
+}
+
+// splitOriginalURL splits u, "scheme://host/path?query" as ingress-nginx
+// builds X-Original-URL ($scheme://$http_host$request_uri), into its
+// scheme, host and URI.
+func splitOriginalURL(u string) (scheme, host, uri string, ok bool) {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || scheme != "http" && scheme != "https" {
+		return "", "", "", false
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", "", "", false
+	}
+	return scheme, rest[:i], rest[i:], true
+}
+
+// sameHostName reports whether a and b name the same host, whatever their
+// ports: both valid, equal once canonical.
+func sameHostName(a, b string) bool {
+	ca, okA := canonicalHost(a, "")
+	cb, okB := canonicalHost(b, "")
+	return okA && okB && stripPort(ca) == stripPort(cb)
+}
+
+// stripPort is host (canonical) without its port.
+func stripPort(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		return host[:i]
+	}
+	return host
 }
 
 // envoy is /envoy/...: Envoy's HTTP ext_authz with path_prefix /envoy; the

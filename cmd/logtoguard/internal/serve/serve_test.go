@@ -403,6 +403,11 @@ func TestServeBadOriginal(t *testing.T) {
 		{"double slash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "//read"), "the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)"},
 		{"backslash", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%5C..%5Cadmin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)"},
 		{"double encoding", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/public/%252e%252e/admin"), "the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)"},
+		{"X-Original-URI is not X-Original-URL's", h("X-Original-Method", "GET", "X-Original-URL", "http://api.example.com/read", "X-Original-URI", "/public/x"), "X-Original-URI is not the path and query of X-Original-URL"},
+		{"X-Forwarded-Host is not X-Original-URL's", h("X-Original-Method", "GET", "X-Original-URL", "http://api.example.com/read", "X-Forwarded-Host", "public.example.com"), "X-Forwarded-Host is not the host of X-Original-URL"},
+		{"X-Original-URL without a path", h("X-Original-Method", "GET", "X-Original-URL", "http://api.example.com"), "X-Original-URL is not an absolute http or https URL"},
+		{"X-Original-URL of another scheme", h("X-Original-Method", "GET", "X-Original-URL", "ftp://api.example.com/read"), "X-Original-URL is not an absolute http or https URL"},
+		{"X-Original-URL without X-Original-Method", h("X-Original-URL", "http://api.example.com/read"), "the proxy sent only one of X-Original-Method and X-Original-URI"},
 		{"absolute URI", h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "http://evil/read"), "the forwarded URI is not an absolute path"},
 		{"not a method", h("X-Forwarded-Method", "GET /read", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method in upper case"},
 		{"lower-case method", h("X-Forwarded-Method", "get", "X-Forwarded-Uri", "/read"), "the forwarded method is not an HTTP method in upper case"},
@@ -422,10 +427,13 @@ func TestServeBadOriginal(t *testing.T) {
 			}
 		})
 	}
-	// The X-Original pair alone, as ingress-nginx sends it, and both pairs
-	// when they agree.
+	// The X-Original pair alone, with X-Original-URL as ingress-nginx sends
+	// it (with and without X-Original-URI, with its X-Forwarded-Host), and
+	// both pairs when they agree.
 	for _, hh := range []http.Header{
 		h("X-Original-Method", "GET", "X-Original-URI", "/read"),
+		h("X-Original-Method", "GET", "X-Original-URL", "https://API.example.com:8443/read?x=1", "X-Original-URI", "/read?x=1", "X-Forwarded-Host", "api.example.com"),
+		h("X-Original-Method", "GET", "X-Original-URL", "http://api.example.com/read"),
 		h("X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/read", "X-Original-Method", "GET", "X-Original-URI", "/read"),
 	} {
 		if got := g.ask(t, "", "", hh); got.status != http.StatusOK {

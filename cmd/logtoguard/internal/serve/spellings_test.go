@@ -183,3 +183,47 @@ func TestServeSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSpellingsBehindProxies sends the findings' requests through
+// real nginx and Caddy with their shipped configurations: none reaches
+// the upstream. Caddy passes the Host and the method as the client wrote
+// them; nginx lower-cases $host and drops its trailing dot, and refuses a
+// method in lower case itself. Tomcat's, Flask's and Express's readings of
+// the same requests are emulated in the match (see FuzzServeMatch).
+func TestServeSpellingsBehindProxies(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	g := startGuard(t, spellingConfig(iss, "default: authenticate"))
+	plain := iss.M2MToken("inventory-sync", adaptertest.API, "read:products")
+	evil := iss.OrganizationToken("user-1", "spa", "evil")
+	for _, proxy := range []struct {
+		name  string
+		start func(t *testing.T, guard, upstream string) string
+	}{{"nginx", startNginx}, {"caddy", startCaddy}} {
+		t.Run(proxy.name, func(t *testing.T) {
+			up := newEchoUpstream(t)
+			addr := strings.TrimPrefix(proxy.start(t, strings.TrimPrefix(g.url, "http://"), strings.TrimPrefix(up.URL, "http://")), "http://")
+			for _, tt := range []struct{ name, method, host, target, token string }{
+				{"..; out of the public subtree", "GET", "api.example.com", "/public/..;/read", ""},
+				{"%2e%2e; out of the public subtree", "GET", "api.example.com", "/public/%2e%2e;/read", ""},
+				{"..; into another organization", "GET", "api.example.com", "/orgs/evil/..;/acme/products", evil},
+				{"a host route in upper case", "GET", "ADMIN.example.com", "/x", plain},
+				{"a host route with a trailing dot", "GET", "admin.example.com.", "/x", plain},
+				{"a method route in lower case", "get", "api.example.com", "/reports", plain},
+				{"a subtree without its slash", "GET", "api.example.com", "/admin", plain},
+				{"a subtree without its slash, with a query", "GET", "api.example.com", "/admin?x=1", plain},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", tt.method, tt.target, tt.host)
+					if tt.token != "" {
+						req += "Authorization: Bearer " + tt.token + "\r\n"
+					}
+					before := up.hits.Load()
+					status := rawDo(t, addr, req+"\r\n")
+					if status == http.StatusOK || up.hits.Load() != before {
+						t.Errorf("%s %s (Host %s): %d, and the upstream got it: %t", tt.method, tt.target, tt.host, status, up.hits.Load() != before)
+					}
+				})
+			}
+		})
+	}
+}
