@@ -171,8 +171,9 @@
 //	MUST serve over HTTPS (communication security)             New refuses a resource that is not https,
 //	                                                           but on a loopback host (TestNewErrors)
 //	Session binding (2026-07-28 removes protocol sessions)     stateful handler: a session is bound to the
-//	                                                           subject, route and organization that opened
-//	                                                           it (TestSessionBoundToSubject); the SDK's
+//	                                                           subject, actor, route and organization that
+//	                                                           opened it (TestSessionBoundToSubject,
+//	                                                           TestSessionBoundToActor); the SDK's
 //	                                                           stateless mode has no session: every request
 //	                                                           is authorized on its own token, and one
 //	                                                           caller's request opens nothing to another's

@@ -16,21 +16,24 @@ import (
 const sessionHeader = "Mcp-Session-Id"
 
 // binding is what the request that opened a session was authorized for:
-// the token's subject, the route (the ServeMux pattern and the path), and
-// the organization that the server-wide requirement resolved ("" when it
+// the token's subject and actor (act.sub of a delegated token, "" for the
+// subject's own), the route (the ServeMux pattern and the path), and the
+// organization that the server-wide requirement resolved ("" when it
 // names none). A later request in the session must have been authorized
-// for the same.
+// for the same: a session the user opened is not continued by an actor
+// calling on the user's behalf, nor the reverse.
 type binding struct {
 	subject      string
 	pattern      string
 	path         string
 	organization string
+	actor        string
 }
 
 // bindingOf returns the binding of r, whose claims c met the server-wide
 // requirement req.
 func bindingOf(r *http.Request, c *middleware.Claims, req middleware.Requirement) binding {
-	b := binding{subject: c.Subject, pattern: r.Pattern, path: r.URL.EscapedPath()}
+	b := binding{subject: c.Subject, pattern: r.Pattern, path: r.URL.EscapedPath(), actor: c.Actor}
 	if req.Organization != "" {
 		b.organization = r.PathValue(req.Organization)
 	}
@@ -42,15 +45,16 @@ func bindingOf(r *http.Request, c *middleware.Claims, req middleware.Requirement
 // wherever the guard's does, even for a session the guard does not know.
 // The fields are joined by NUL, which none of them can hold (a subject is
 // a JSON string the validator refuses control characters in; a pattern and
-// an escaped path have none either).
+// an escaped path have none either); the actor comes last, so that even a
+// NUL in it could not make two bindings read the same.
 func (b binding) userID() string {
-	return strings.Join([]string{b.subject, b.pattern, b.path, b.organization}, "\x00")
+	return strings.Join([]string{b.subject, b.pattern, b.path, b.organization, b.actor}, "\x00")
 }
 
 // refusal is the answer to a request in a session that b opened, when the
 // request was authorized as other: a 403 through the validator.
 func (b binding) refusal(other binding) error {
-	if b.subject != other.subject {
+	if b.subject != other.subject || b.actor != other.actor {
 		return &middleware.Error{Kind: middleware.ErrClient, Check: middleware.CheckClient,
 			Description: "the session belongs to another caller"}
 	}

@@ -284,3 +284,34 @@ func TestDelegatedToolCall(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionBoundToActor: a session is bound to the actor of the token
+// that opened it too: the user's own session refuses a token of an actor
+// acting for the user, and an actor's session refuses the user's own
+// token and another actor's.
+func TestSessionBoundToActor(t *testing.T) {
+	logto := logtotest.New(t)
+	s := startSpecServer(t, logto, mcpguard.Options{}, false)
+	own := logto.UserToken("alice", "web", s.URL)
+	agent := logto.DelegatedToken("alice", "support-agent", "helpdesk", s.URL)
+	other := logto.DelegatedToken("alice", "other-agent", "helpdesk", s.URL)
+
+	session := openSession(t, s.URL, own)
+	if got := post(t, s.URL, agent, session, toolCall(2, "whoami")); got.Status != http.StatusForbidden ||
+		!strings.Contains(got.Body, "the session belongs to another caller") {
+		t.Errorf("an actor in the user's own session: %+v, want 403", got)
+	}
+	if got := post(t, s.URL, own, session, toolCall(3, "whoami")); got.Status != http.StatusOK {
+		t.Errorf("the user in their own session: %+v", got)
+	}
+
+	session = openSession(t, s.URL, agent)
+	for name, token := range map[string]string{"the user's own token": own, "another actor": other} {
+		if got := post(t, s.URL, token, session, toolCall(4, "whoami")); got.Status != http.StatusForbidden {
+			t.Errorf("%s in the actor's session: %+v, want 403", name, got)
+		}
+	}
+	if got := post(t, s.URL, logto.DelegatedToken("alice", "support-agent", "helpdesk", s.URL), session, toolCall(5, "whoami")); got.Status != http.StatusOK {
+		t.Errorf("the actor's new token in its session: %+v", got)
+	}
+}
