@@ -59,9 +59,10 @@
 //
 // A session is bound to everything the request that opened it was
 // authorized for: the token's subject (the Logto user ID, or the App ID of
-// a machine-to-machine app), the route (the ServeMux pattern and the path)
-// and the organization of the server-wide requirement. A request in the
-// session (Mcp-Session-Id) with a token of another subject, or on another
+// a machine-to-machine app) and its actor (a delegated token's act.sub),
+// the route (the ServeMux pattern and the path) and the organization of
+// the server-wide requirement. A request in the session (Mcp-Session-Id)
+// with a token of another subject or actor, or on another
 // route or for another organization, is refused with 403 through the
 // validator, whatever its own token may do there: a session opened on
 // /orgs/A/mcp with a token for A cannot be driven from /orgs/B/mcp with a
