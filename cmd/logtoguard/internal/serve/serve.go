@@ -50,6 +50,8 @@ Endpoints on listen:
   /verify         nginx auth_request, Caddy forward_auth, Traefik ForwardAuth:
                   the original request from X-Forwarded-Method and
                   X-Forwarded-Uri, or X-Original-Method and X-Original-URI
+                  (or X-Original-URL, ingress-nginx), its host from
+                  X-Forwarded-Host
   /envoy/...      Envoy's HTTP ext_authz (path_prefix: /envoy)
   /healthz        200 while the process runs
   /readyz         200 once the signing keys are loaded, 503 while draining
