@@ -274,10 +274,16 @@ func (s *Store) record(ctx context.Context, e revocation.Entry) error {
 // [OutOfSyncReason].
 func (s *Store) Revoked(t revocation.Token) (revocation.Entry, bool) {
 	if s.failClosed && !s.inSync.Load() {
-		s.failClosedRefs.Add(1)
-		return revocation.Entry{At: s.now(), Reason: OutOfSyncReason}, true
+		return s.outOfSync(), true
 	}
 	return s.mem.Revoked(t)
+}
+
+// outOfSync is the entry of a fail-closed refusal, out of Revoked so that
+// the common path stays small.
+func (s *Store) outOfSync() revocation.Entry {
+	s.failClosedRefs.Add(1)
+	return revocation.Entry{At: s.now(), Reason: OutOfSyncReason}
 }
 
 // Ready reports whether the store is in sync with Redis: subscribed, and
