@@ -71,6 +71,8 @@ require (
 	github.com/logtoguard/logtoguard/adapters/ginguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/grpcguard v0.1.0
 	github.com/logtoguard/logtoguard/adapters/mcpguard v0.1.0
+	github.com/logtoguard/logtoguard/revocation/redisstore v0.1.0
+	github.com/redis/go-redis/v9 v9.22.0
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	golang.org/x/time v0.15.0 // indirect
 )

@@ -19,8 +19,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
 	"github.com/logtoguard/logtoguard/middleware"
+	"github.com/logtoguard/logtoguard/revocation/redisstore"
 	"github.com/logtoguard/logtoguard/webhook"
 )
 
@@ -229,6 +232,34 @@ func Readiness(v *middleware.Validator, s Settings) (int, Status) {
 		return http.StatusServiceUnavailable, Status{Status: "revocations not in sync"}
 	}
 	return http.StatusOK, Status{Status: "ready"}
+}
+
+// OpenRevocations connects to Redis when RedisURL is set and makes it the
+// validator's revocation store (Config.Revocations), so that a webhook
+// received by any replica ends the token on every one; /readyz then waits
+// for the store to be in sync. It returns the function that closes the
+// store and the connection. Without RedisURL it does nothing: the
+// validator's in-memory default serves one process.
+func (s *Settings) OpenRevocations() (func(), error) {
+	if s.RedisURL == "" {
+		return func() {}, nil
+	}
+	opt, err := redis.ParseURL(s.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("LOGTO_REDIS_URL: %v (want redis://[user:password@]host:port[/db])", err)
+	}
+	client := redis.NewClient(opt)
+	store, err := redisstore.New(redisstore.Config{Client: client})
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("LOGTO_REDIS_URL: %v", err)
+	}
+	s.Config.Revocations = store
+	s.RevocationsReady = store.Ready
+	return func() {
+		_ = store.Close()
+		_ = client.Close()
+	}, nil
 }
 
 // Webhooks returns the handler of POST /logto/webhooks, or nil when no
