@@ -140,7 +140,7 @@ func httpBody(t testing.TB, msg proto.Message) string {
 		if scopes == nil {
 			scopes = []string{}
 		}
-		v = app.WhoAmI{Sub: m.GetSub(), ClientID: m.GetClientId(), M2M: m.GetM2M(), Scopes: scopes, OrganizationID: m.GetOrganizationId()}
+		v = app.WhoAmI{Sub: m.GetSub(), ClientID: m.GetClientId(), M2M: m.GetM2M(), Scopes: scopes, OrganizationID: m.GetOrganizationId(), Act: m.GetAct()}
 	case *shopv1.ListOrgProductsResponse:
 		v = app.OrgProducts{OrganizationID: m.GetOrganizationId(), Products: products(m.GetProducts())}
 	case *shopv1.SyncResponse:

@@ -69,7 +69,7 @@ func (Service) Create(_ context.Context, req *shopv1.CreateRequest) (*shopv1.Cre
 func (Service) WhoAmI(ctx context.Context, _ *shopv1.WhoAmIRequest) (*shopv1.WhoAmIResponse, error) {
 	claims, _ := middleware.ClaimsFromContext(ctx)
 	w := app.NewWhoAmI(claims)
-	return &shopv1.WhoAmIResponse{Sub: w.Sub, ClientId: w.ClientID, M2M: w.M2M, Scopes: w.Scopes, OrganizationId: w.OrganizationID}, nil
+	return &shopv1.WhoAmIResponse{Sub: w.Sub, ClientId: w.ClientID, M2M: w.M2M, Scopes: w.Scopes, OrganizationId: w.OrganizationID, Act: w.Act}, nil
 }
 
 // ListOrgProducts returns the organization's view of the catalogue.

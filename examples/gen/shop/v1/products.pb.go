@@ -326,8 +326,11 @@ type WhoAmIResponse struct {
 	M2M            bool                   `protobuf:"varint,3,opt,name=m2m,proto3" json:"m2m,omitempty"`
 	Scopes         []string               `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	OrganizationId string                 `protobuf:"bytes,5,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// act is the actor of a delegated token (Logto's token exchange): who
+	// calls on behalf of sub. Empty for the subject's own token.
+	Act           string `protobuf:"bytes,6,opt,name=act,proto3" json:"act,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WhoAmIResponse) Reset() {
@@ -391,6 +394,13 @@ func (x *WhoAmIResponse) GetScopes() []string {
 func (x *WhoAmIResponse) GetOrganizationId() string {
 	if x != nil {
 		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetAct() string {
+	if x != nil {
+		return x.Act
 	}
 	return ""
 }
@@ -679,13 +689,14 @@ const file_shop_v1_products_proto_rawDesc = "" +
 	"\x0eCreateResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12*\n" +
 	"\aproduct\x18\x02 \x01(\v2\x10.shop.v1.ProductR\aproduct\"\x0f\n" +
-	"\rWhoAmIRequest\"\x92\x01\n" +
+	"\rWhoAmIRequest\"\xa4\x01\n" +
 	"\x0eWhoAmIResponse\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\tR\x03sub\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03m2m\x18\x03 \x01(\bR\x03m2m\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12'\n" +
-	"\x0forganization_id\x18\x05 \x01(\tR\x0eorganizationId\"/\n" +
+	"\x0forganization_id\x18\x05 \x01(\tR\x0eorganizationId\x12\x10\n" +
+	"\x03act\x18\x06 \x01(\tR\x03act\"/\n" +
 	"\x16ListOrgProductsRequest\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"p\n" +
 	"\x17ListOrgProductsResponse\x12'\n" +
