@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logtoguard/logtoguard/jwks"
@@ -44,6 +45,11 @@ type cacheEntry struct {
 	set     *jwks.Set
 	key     *jwks.Key
 	expires time.Time // exp + leeway, or sooner by MaxTTL
+
+	// clean is 1 + the version of a revocation.Versioned store at which no
+	// revocation refused the token; 0 before the first check. A hit whose
+	// store is still at that version needs no lookup.
+	clean atomic.Uint64
 }
 
 // cache maps token strings to verdicts in a sync.Map, whose lookups take
@@ -78,7 +84,7 @@ func newCache(cfg CacheConfig) *cache {
 
 // get returns the claims of a token that verified before, if the verdict
 // still holds at now.
-func (c *cache) get(token string, now time.Time) (*Claims, bool) {
+func (c *cache) get(token string, now time.Time) (*cacheEntry, bool) {
 	v, ok := c.m.Load(token)
 	if !ok {
 		return nil, false
@@ -88,7 +94,7 @@ func (c *cache) get(token string, now time.Time) (*Claims, bool) {
 		c.m.CompareAndDelete(token, e)
 		return nil, false
 	}
-	return e.claims, true
+	return e, true
 }
 
 func (c *cache) put(token string, e *cacheEntry, now time.Time) {

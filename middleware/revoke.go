@@ -44,6 +44,26 @@ func (v *Validator) checkRevoked(c *Claims) *Error {
 	}
 }
 
+// checkRevokedHit is checkRevoked for a cache hit: with a store that counts
+// its changes, a token already found unrefused at the store's current
+// version is not looked up again. The version is read before the lookup, so
+// a change that lands during it leaves the mark stale and the next hit
+// looks again.
+func (v *Validator) checkRevokedHit(e *cacheEntry) *Error {
+	if v.versioned == nil {
+		return v.checkRevoked(e.claims)
+	}
+	version := v.versioned.Version() + 1
+	if e.clean.Load() == version {
+		return nil
+	}
+	if err := v.checkRevoked(e.claims); err != nil {
+		return err
+	}
+	e.clean.Store(version)
+	return nil
+}
+
 // Revoke records a revocation in Config.Revocations, for an app that learns
 // of a compromise elsewhere than from Logto: from then on, Verify refuses
 // the tokens of e's kind and IDs issued at or before e.At (on Logto's

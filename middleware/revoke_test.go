@@ -85,12 +85,14 @@ func TestRevoked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Every token verifies first, so that the refusals below are
-			// cache hits; then the first refused one is checked again with
-			// the cache out of the way.
+			// Every token verifies first, twice, so that the refusals below
+			// are cache hits of tokens already found unrevoked on a hit (the
+			// store's version then changes under them).
 			for _, tok := range append(append([]string(nil), tt.refused...), tt.passed...) {
-				if _, err := v.Verify(ctx, tok); err != nil {
-					t.Fatalf("before the revocation: %v", err)
+				for range 2 {
+					if _, err := v.Verify(ctx, tok); err != nil {
+						t.Fatalf("before the revocation: %v", err)
+					}
 				}
 			}
 			e := tt.entry
@@ -235,5 +237,29 @@ func TestMaxTokenLifetime(t *testing.T) {
 	}
 	if _, err := middleware.New(middleware.Config{Endpoint: iss.Endpoint(), Audiences: []string{api}, MaxTokenLifetime: -1}); err == nil {
 		t.Fatal("a negative MaxTokenLifetime was accepted")
+	}
+}
+
+// unversioned hides Memory's Version: a store that does not count its
+// changes is looked up on every hit.
+type unversioned struct{ revocation.Store }
+
+func TestRevokedUnversionedStore(t *testing.T) {
+	iss := logtotest.New(t)
+	v := newValidator(t, iss, func(c *middleware.Config) {
+		c.Revocations = unversioned{revocation.NewMemory(revocation.MemoryConfig{})}
+	})
+	ctx := context.Background()
+	tok := iss.Mint(logtotest.Token{Subject: "app-1", ClientID: "app-1", Audience: api, IssuedAt: time.Now().Add(-time.Minute)})
+	for range 3 {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.Revoke(ctx, revocation.Entry{Kind: revocation.Client, Client: "app-1", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, middleware.ErrRevoked) {
+		t.Fatalf("cache hit after the revocation: %v, want ErrRevoked", err)
 	}
 }

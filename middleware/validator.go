@@ -17,6 +17,7 @@ import (
 
 	"github.com/logtoguard/logtoguard/internal/logto"
 	"github.com/logtoguard/logtoguard/jwks"
+	"github.com/logtoguard/logtoguard/revocation"
 	"github.com/logtoguard/logtoguard/scopes"
 )
 
@@ -30,6 +31,9 @@ type Validator struct {
 	trust   map[string]*jwks.Set         // issuer -> its key set
 	sets    []*jwks.Set
 	cache   *cache
+	// versioned is Config.Revocations when it counts its changes: a cache
+	// hit then skips the lookup while the store is unchanged.
+	versioned revocation.Versioned
 
 	admission       *admission // nil when disabled
 	flights         flights
@@ -53,6 +57,7 @@ func New(cfg Config) (*Validator, error) {
 		cache:     newCache(cfg.Cache),
 		admission: newAdmission(cfg.Admission),
 	}
+	v.versioned, _ = cfg.Revocations.(revocation.Versioned)
 	// Strict: no padding, no non-canonical trailing bits.
 	v.parser = jwt.NewParser(jwt.WithStrictDecoding())
 	v.methods = make(map[string]jwt.SigningMethod, len(cfg.Algorithms))
@@ -187,13 +192,13 @@ func (v *Validator) Verify(ctx context.Context, token string) (*Claims, error) {
 	// The cache holds only tokens that passed every check, keyed by the
 	// exact string: a hit needs no precheck, only the size bound first.
 	if v.cache != nil && len(token) <= v.cfg.MaxTokenBytes {
-		if c, ok := v.cache.get(token, now); ok {
-			if err := v.checkRevoked(c); err != nil {
+		if e, ok := v.cache.get(token, now); ok {
+			if err := v.checkRevokedHit(e); err != nil {
 				v.rejected(err, nil)
 				return nil, err
 			}
-			v.verified(c, true)
-			return c, nil
+			v.verified(e.claims, true)
+			return e.claims, nil
 		}
 	}
 	if err := v.precheck(token); err != nil {
@@ -595,9 +600,9 @@ func (v *Validator) verifyShared(ctx context.Context, token string, u *unverifie
 	// A flight that landed between this request's cache miss and its
 	// joining has put its verdict in the cache first.
 	if v.cache != nil {
-		if c, ok := v.cache.get(token, now); ok {
-			v.flights.land(token, fl, c, nil)
-			return c, true, nil
+		if e, ok := v.cache.get(token, now); ok {
+			v.flights.land(token, fl, e.claims, nil)
+			return e.claims, true, nil
 		}
 	}
 	c, set, key, err := v.verifySignature(fl.ctx, u)

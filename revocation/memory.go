@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// DefaultMaxEntries is the default bound of a [Memory] store: about 10 MB
-// of entries (see benchmarks/README.md for the measured size).
+// DefaultMaxEntries is the default bound of a [Memory] store: about 24 MiB
+// of entries with Logto-sized IDs (BenchmarkMemoryBytes; see
+// benchmarks/README.md).
 const DefaultMaxEntries = 100_000
 
 // sweepEvery is the least time between two sweeps of expired entries that
@@ -47,6 +48,7 @@ type Memory struct {
 
 	shards []atomic.Pointer[shard] // nil: an empty shard
 	n      atomic.Int64            // entries held; Revoked skips all when 0
+	ver    atomic.Uint64           // Version: grows after every change
 
 	mu        sync.Mutex // serializes writers
 	nextSweep time.Time
@@ -239,8 +241,12 @@ func (m *Memory) Revoke(_ context.Context, e Entry) error {
 		m.n.Add(1)
 	}
 	slot.Store(&next)
+	m.ver.Add(1) // after the shard: a reader of the new version sees it
 	return nil
 }
+
+// Version counts the changes Revoke made ([Versioned]).
+func (m *Memory) Version() uint64 { return m.ver.Load() }
 
 func merge(old, it item) item {
 	if old.at > it.at {
@@ -439,4 +445,4 @@ func (m *Memory) Entries() []Entry {
 	return out
 }
 
-var _ Store = (*Memory)(nil)
+var _ Versioned = (*Memory)(nil)

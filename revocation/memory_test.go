@@ -274,3 +274,30 @@ func TestMemoryManyEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryVersion: Version grows with every entry recorded or merged, and
+// not when nothing was recorded.
+func TestMemoryVersion(t *testing.T) {
+	m, _ := newMemory(t, 1)
+	if m.Version() != 0 {
+		t.Fatalf("new store: Version() = %d", m.Version())
+	}
+	e := revocation.Entry{Kind: revocation.Subject, Subject: "u1", At: t0, Until: until}
+	mustRevoke(t, m, e)
+	v1 := m.Version()
+	if v1 == 0 {
+		t.Fatal("Version() did not grow after an entry")
+	}
+	e.At = t0.Add(time.Hour)
+	mustRevoke(t, m, e)
+	v2 := m.Version()
+	if v2 <= v1 {
+		t.Fatal("Version() did not grow after a merge")
+	}
+	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject, Subject: "u2", At: t0, Until: until}) // full
+	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject})                                      // invalid
+	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject, Subject: "u3", At: t0.Add(-time.Hour), Until: t0.Add(-time.Minute)})
+	if m.Version() != v2 {
+		t.Fatalf("Version() = %d after nothing was recorded, want %d", m.Version(), v2)
+	}
+}

@@ -15,3 +15,17 @@ type Store interface {
 	// never waits on a network.
 	Revoked(t Token) (Entry, bool)
 }
+
+// Versioned is a [Store] that counts its changes, so that a caller can
+// remember that a token was not refused and skip the next lookup while
+// nothing changed: the validator does so on every cache hit. [Memory]
+// implements it.
+type Versioned interface {
+	Store
+	// Version grows after every change that could refuse a token that
+	// Revoked did not refuse before (an entry recorded or extended), and
+	// only once Revoked can see that change: a token that Revoked did not
+	// refuse, looked up after Version returned n, is not refused by
+	// anything recorded before Version returned n.
+	Version() uint64
+}
