@@ -37,11 +37,23 @@
 // at+jwt (RFC 9068), kid is present, iss is exactly one of the trusted
 // issuers, aud names one of [Config.Audiences] (or, with
 // [Config.AcceptOrganizationTokens], only organization audiences), exp
-// (required), iat and nbf with the leeway, and sub (required). Only then the
+// (required), iat and nbf with the leeway, sub (required, and never equal
+// to a URL client_id, which Logto gives no machine-to-machine app), and act
+// when present (an object naming the actor in sub). Only then the
 // key by kid from that issuer's own key set, which must fit the algorithm
 // (curve and key type), and the signature, admitted by [AdmissionConfig].
 // Every check before the signature is linear in the token's size, so a
 // token that is not genuine costs the server little (SECURITY.md).
+//
+// # Delegated tokens
+//
+// Logto's token exchange issues tokens that an actor uses on behalf of the
+// subject: act {"sub": "<actor>"}, which [Claims].Actor holds. A route
+// refuses them with [Requirement].NoDelegation (a payment, deleting an
+// account), admits only listed actors with [Requirement].Actors, and only
+// tokens that listed apps requested, users' or M2M, with
+// [Requirement].Clients, the client_id allow-list Logto's guide
+// recommends.
 //
 // # Revocations
 //
