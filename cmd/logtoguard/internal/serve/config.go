@@ -30,6 +30,10 @@ type serveConfig struct {
 	PublicURL                string        `yaml:"public_url"`
 	Default                  string        `yaml:"default"`
 	Routes                   []routeConfig `yaml:"routes"`
+	// Webhooks receives Logto's webhooks; Revocation keeps revocations in
+	// Redis (revocation.go).
+	Webhooks   *webhooksConfig   `yaml:"webhooks"`
+	Revocation *revocationConfig `yaml:"revocation"`
 }
 
 // routeConfig is one entry of routes: a ServeMux pattern and what it
@@ -137,12 +141,14 @@ func typeMessage(msg string) string {
 		return msg
 	}
 	names := map[string]string{
-		"bool":                "true or false",
-		"string":              "a string",
-		"[]string":            "a list of strings",
-		"[]serve.routeConfig": "a list of routes",
-		"serve.routeConfig":   "a route (a mapping with match and its requirement)",
-		"serve.serveConfig":   "a mapping of settings",
+		"bool":                   "true or false",
+		"string":                 "a string",
+		"[]string":               "a list of strings",
+		"[]serve.routeConfig":    "a list of routes",
+		"serve.routeConfig":      "a route (a mapping with match and its requirement)",
+		"serve.serveConfig":      "a mapping of settings",
+		"serve.webhooksConfig":   "a mapping (path, signing_key_env, signing_key_file)",
+		"serve.revocationConfig": "a mapping (redis_url or redis_url_env, fail_closed)",
 	}
 	if n, ok := names[want]; ok {
 		want = n
@@ -230,6 +236,21 @@ func (c *serveConfig) check() error {
 	if c.PublicURL != "" {
 		if _, err := middleware.ResourceMetadataURL(c.PublicURL); err != nil {
 			return fmt.Errorf("public_url: %q must be an absolute https URL without query or fragment", c.PublicURL)
+		}
+	}
+	if c.Webhooks != nil {
+		if err := c.Webhooks.check(); err != nil {
+			return err
+		}
+		if c.PublicURL != "" {
+			if p, err := metadataPath(c.PublicURL); err == nil && p == c.Webhooks.Path {
+				return fmt.Errorf("webhooks.path: %s is where public_url's resource metadata is served", p)
+			}
+		}
+	}
+	if c.Revocation != nil {
+		if err := c.Revocation.check(); err != nil {
+			return err
 		}
 	}
 	_, err := buildRoutes(c.Routes)

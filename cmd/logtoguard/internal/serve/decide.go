@@ -22,6 +22,10 @@ type gateway struct {
 	// (RFC 9728), and meta serves it; "" and nil without public_url.
 	metaPath string
 	meta     http.Handler
+	// webhookPath is where Logto's webhooks are received, and webhook
+	// receives them; "" and nil without a webhooks section.
+	webhookPath string
+	webhook     http.Handler
 }
 
 // decision is the answer to one original request: the claims of an allowed

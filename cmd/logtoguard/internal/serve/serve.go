@@ -54,8 +54,13 @@ Endpoints on listen:
                   X-Forwarded-Host
   /envoy/...      Envoy's HTTP ext_authz (path_prefix: /envoy)
   /healthz        200 while the process runs
-  /readyz         200 once the signing keys are loaded, 503 while draining
+  /readyz         200 once the signing keys are loaded (and, with
+                  revocation.redis_url, the revocations are in sync), 503
+                  while draining
   /metrics        Prometheus metrics
+  webhooks.path   with a webhooks section: Logto's webhooks (default
+                  /logto/webhooks); a suspended or deleted user, a removed
+                  member or a deleted organization is refused at once
 On grpc_listen: envoy.service.auth.v3.Authorization/Check (Envoy, Istio).
 
 Allowed: 200 with X-Logto-Subject, X-Logto-Client-Id, X-Logto-Scopes,
@@ -157,6 +162,10 @@ type server struct {
 	retired []*retiredValidator
 
 	reloadWait time.Duration // how long a reload waits for new keys
+
+	// revs is the revocation store, made by the first load and kept for
+	// the process's life: every validator shares it.
+	revs *revocations
 }
 
 type retiredValidator struct {
@@ -195,10 +204,25 @@ func (s *server) build(cfg *serveConfig) (*gateway, error) {
 	if old != nil && (old.cfg.Listen != cfg.Listen || old.cfg.GRPCListen != cfg.GRPCListen) {
 		return nil, errors.New("listen and grpc_listen cannot change without a restart")
 	}
+	if s.revs == nil {
+		if s.revs, err = s.openRevocations(cfg); err != nil {
+			return nil, err
+		}
+	} else if s.revs.url != revocationURL(cfg) {
+		return nil, errors.New("revocation cannot change without a restart")
+	}
+	if g.webhook, err = s.webhookHandler(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Webhooks != nil {
+		g.webhookPath = cfg.Webhooks.Path
+	}
 	if old != nil && sameVerifier(old.cfg, cfg) {
 		g.v = old.v
 	} else {
-		v, err := middleware.New(cfg.validatorConfig(s.metrics.hooks, s.log))
+		vc := cfg.validatorConfig(s.metrics.hooks, s.log)
+		vc.Revocations = s.revs.store
+		v, err := middleware.New(vc)
 		if err != nil {
 			return nil, errors.New(fileTerms.Replace(strings.TrimPrefix(err.Error(), "middleware: ")))
 		}
@@ -389,6 +413,9 @@ func (s *server) close() {
 		}
 	}
 	s.retired = nil
+	if s.revs != nil {
+		s.revs.close()
+	}
 }
 
 // ServeHTTP routes the endpoints of listen. It does not clean paths, as a
@@ -408,6 +435,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			plain(w, http.StatusServiceUnavailable, "draining")
 		case !s.gateway().v.Ready():
 			plain(w, http.StatusServiceUnavailable, "signing keys not loaded yet")
+		case s.revs.ready != nil && !s.revs.ready():
+			plain(w, http.StatusServiceUnavailable, "revocations not in sync with Redis")
 		default:
 			plain(w, http.StatusOK, "ready")
 		}
@@ -415,6 +444,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.handler.ServeHTTP(w, r)
 	case p != "" && p == s.gateway().metaPath:
 		s.gateway().meta.ServeHTTP(w, r)
+	case p != "" && p == s.gateway().webhookPath:
+		s.gateway().webhook.ServeHTTP(w, r)
 	default:
 		plain(w, http.StatusNotFound, "not found: the endpoints are /verify, /envoy/..., /healthz, /readyz, /metrics and, with public_url, "+middleware.ResourceMetadataPath)
 	}
