@@ -8,7 +8,7 @@ GO ?= go
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CURDIR)/bin/golangci-lint
 
-.PHONY: test deps proxies redis fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo bench load load-flood mutants generate
+.PHONY: test deps proxies redis fmt vet lint lint-tool coredeps gotest fuzz-short publish-check fuzz demo demo-revocation bench load load-flood mutants generate
 
 ## test: everything CI runs: formatting, lint, vet, tests with -race, short
 ## fuzz runs, and the publish check. The quick checks come first, so that a
@@ -84,6 +84,11 @@ fuzz:
 ## demo: the quick start, end to end, on an embedded Logto-compatible issuer.
 demo:
 	@cd examples && $(GO) run ./quickstart
+
+## demo-revocation: a token that works, Logto's signed webhook for the
+## user's suspension, and the same token refused at once.
+demo-revocation:
+	@cd examples && $(GO) run ./revocation
 
 ## bench: side-by-side benchmarks against peer libraries (benchmarks/README.md);
 ## results in benchmarks/bench.txt, summarised by benchstat when installed
