@@ -164,8 +164,8 @@
 //	                                                           the validator compares (TestSpecAudience)
 //	Authorization in every HTTP request; never in the query    middleware.BearerToken; every request is
 //	                                                           verified (TestMidSession, TestSpecStateless);
-//	                                                           a token in the query is 400 (the adapter
-//	                                                           contract, internal/adaptertest)
+//	                                                           a token in the query is 400, alone or beside
+//	                                                           the header (TestSpecTokenInQuery)
 //	MUST follow secure token storage; tokens not logged        the validator never logs a token nor hands it
 //	                                                           to hooks (middleware:
 //	                                                           TestHooksAndLogsNeverSeeTheToken)

@@ -315,3 +315,20 @@ func TestSessionBoundToActor(t *testing.T) {
 		t.Errorf("the actor's new token in its session: %+v", got)
 	}
 }
+
+// TestSpecTokenInQuery (MCP authorization 2026-07-28, "Token
+// Requirements": the token goes in the Authorization header of every
+// request and MUST NOT be in the query string): a valid token in the query
+// is refused 400 invalid_request, alone or beside the header, and never
+// reaches the SDK.
+func TestSpecTokenInQuery(t *testing.T) {
+	logto := logtotest.New(t)
+	s := startSpecServer(t, logto, mcpguard.Options{}, true)
+	token := logto.UserToken("alice", "web", s.URL)
+	for name, header := range map[string]string{"query alone": "", "query and header": token} {
+		got := post(t, s.URL+"?access_token="+token, header, "", toolCall(1, "whoami"))
+		if got.Status != http.StatusBadRequest || !strings.Contains(got.Challenge, `error="invalid_request"`) {
+			t.Errorf("%s: %+v, want 400 invalid_request", name, got)
+		}
+	}
+}
