@@ -629,7 +629,9 @@ func TestServeConfigErrors(t *testing.T) {
 			if err := os.WriteFile(file, []byte(tt.config), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r := runServe(t, "--config", file)
+			// --check: a file that a bug lets through exits 0 and fails
+			// here, where a start would serve until the test times out.
+			r := runServe(t, "--check", "--config", file)
 			r.exit(t, command.ExitUsage)
 			if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "logtoguard serve: config "+file) {
 				t.Errorf("want one line naming the file, got:\n%s", r.stderr)
