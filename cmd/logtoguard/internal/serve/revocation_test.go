@@ -204,3 +204,28 @@ func TestServeRevocationConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeReadmeRevocationConfig: the webhooks and revocation sections
+// README.md shows load as they are.
+func TestServeReadmeRevocationConfig(t *testing.T) {
+	readme, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start, end = "```yaml\nwebhooks:", "```\n"
+	i := strings.Index(string(readme), start)
+	if i < 0 {
+		t.Fatal("README.md shows no webhooks section")
+	}
+	block := string(readme[i+len("```yaml\n"):])
+	block = block[:strings.Index(block, end)]
+	t.Setenv("LOGTO_WEBHOOK_SIGNING_KEY", testWebhookKey)
+	t.Setenv("LOGTO_REDIS_URL", "redis://127.0.0.1:6379/0")
+	cfg, err := parseConfig("README.md", []byte("endpoint: https://t.logto.app\naudiences: [https://api.example.com]\n"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Webhooks.Path != "/logto/webhooks" || len(cfg.Webhooks.keys) != 1 || cfg.Revocation.url != "redis://127.0.0.1:6379/0" {
+		t.Fatalf("parsed %+v %+v", cfg.Webhooks, cfg.Revocation)
+	}
+}
