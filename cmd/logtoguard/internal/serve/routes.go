@@ -80,6 +80,9 @@ func buildRoutes(cfgs []routeConfig) (*routes, error) {
 		}
 		rts[i] = &route{match: rc.Match, public: rc.Public, req: req}
 		patterns[i] = lowerHost(rc.Match)
+		if _, _, path := splitPattern(patterns[i]); strings.Contains(path, ";") {
+			return nil, fmt.Errorf("%s.match: a path with \";\" would never match: a request so spelled is another route to a servlet container, and is refused", at)
+		}
 		if err := handle(rs.mux, patterns[i], rts[i]); err != nil {
 			return nil, fmt.Errorf("%s.match: %v", at, err)
 		}

@@ -601,6 +601,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad pattern", base + "routes:\n  - match: \"GET /a/{x\"\n", `routes[0] ("GET /a/{x").match: parsing "GET /a/{x": at offset 7: bad wildcard segment (must end with '}')`},
 		{"conflicting patterns", base + "routes:\n  - match: GET /a\n  - match: GET /a\n", `routes[1] ("GET /a").match: pattern "GET /a" conflicts with pattern "GET /a": GET /a matches the same requests as GET /a`},
 		{"routes that differ only in case", base + "routes:\n  - match: GET /a\n  - match: GET /A\n", `routes[1] ("GET /A").match: once paths are read case-insensitively, as ASP.NET routes them: pattern "GET /a" conflicts with pattern "GET /a"`},
+		{"a semicolon in a path", base + "routes:\n  - match: GET /a;b\n", `routes[0] ("GET /a;b").match: a path with ";" would never match`},
 		{"no match", base + "routes:\n  - scopes: [a]\n", `routes[0].match: required`},
 		{"organization without braces", base + "routes:\n  - match: GET /o/{org}\n    organization: org\n", `routes[0] ("GET /o/{org}").organization: "org" must name a wildcard of match, such as "{org}"`},
 		{"organization not a wildcard", base + "routes:\n  - match: GET /o/{id}\n    organization: \"{org}\"\n", `routes[0] ("GET /o/{id}").organization: match has no wildcard {org}`},
