@@ -888,9 +888,7 @@ func TestServeReadmeConfigs(t *testing.T) {
 func TestServeReloadWaitsForKeys(t *testing.T) {
 	a := adaptertest.NewIssuer(t)
 	g := startGuard(t, guardConfig(a, ""))
-	g.s.reloadWait = time.Second
 	b := adaptertest.NewIssuer(t)
-	b.SetJWKSDelay(300 * time.Millisecond)
 	tokenA := serveBearer(a.M2MToken("inventory-sync", adaptertest.API, "read:products"))
 	tokenB := serveBearer(b.M2MToken("inventory-sync", adaptertest.API, "read:products"))
 	// reload is what SIGHUP runs (TestServeReload drives the signal).
@@ -902,12 +900,28 @@ func TestServeReloadWaitsForKeys(t *testing.T) {
 		return g.s.reload(g.file)
 	}
 
-	// A new endpoint whose keys come late: the reload waits for them.
-	if err := hup(guardConfig(b, "")); err != nil {
+	// A new endpoint whose keys are not there yet: while the reload waits
+	// for them, the running configuration answers; then the new one does.
+	g.s.reloadWait = 10 * time.Second
+	b.SetJWKSDown(true)
+	if err := os.WriteFile(g.file, []byte(guardConfig(b, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- g.s.reload(g.file) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.JWKSFetches() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := g.ask(t, "GET", "/read", tokenA); got.status != 200 {
+		t.Errorf("while the reload waits for the new keys: %d %q, want 200 (the running configuration)", got.status, got.body)
+	}
+	b.SetJWKSDown(false)
+	if err := <-reloaded; err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	if got := g.ask(t, "GET", "/read", tokenB); got.status != 200 {
-		t.Errorf("right after the reload to a new endpoint: %d %q, want 200", got.status, got.body)
+		t.Errorf("after the reload to a new endpoint: %d %q, want 200", got.status, got.body)
 	}
 	if got := g.ask(t, "GET", "/read", tokenA); got.status != 401 {
 		t.Errorf("the old endpoint's token after the reload: %d, want 401", got.status)
@@ -917,6 +931,7 @@ func TestServeReloadWaitsForKeys(t *testing.T) {
 	// stays, and the log and the metrics say why.
 	c := adaptertest.NewIssuer(t)
 	c.SetJWKSDown(true)
+	g.s.reloadWait = time.Second
 	if err := hup(guardConfig(c, "default: authenticate")); !errors.Is(err, errKeysNotReady) {
 		t.Errorf("reload: %v, want %v", err, errKeysNotReady)
 	}
