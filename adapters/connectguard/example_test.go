@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -265,4 +266,78 @@ func ExampleWithOrganization() {
 	// Output:
 	// acme ok
 	// globex permission_denied
+}
+
+// CheckServed finds a requirement keyed by a name that no handler serves:
+// here a letter's case.
+func ExampleInterceptor_CheckServed() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard, err := connectguard.New(v, map[string]middleware.Requirement{
+		"/shop.v1.Products/list": middleware.Scopes("read:products"),
+	}, connectguard.AuthenticateUnlisted())
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The paths the handlers are mounted at: a procedure's own, or the
+	// path a generated New...Handler returns.
+	fmt.Println(guard.CheckServed(listProcedure))
+	srv := serveProducts(guard, listProcedure)
+	defer srv.Close()
+
+	// Until CheckServed passes, AuthenticateUnlisted lets nothing through.
+	call(srv, listProcedure, logto.M2MToken("inventory-sync", "https://api.example.com"), "")
+	// Output:
+	// connectguard: procedures listed or exempt that no handler serves: /shop.v1.Products/list (served: /shop.v1.Products/List)
+	// permission_denied the server lists no requirement for this method
+}
+
+// With EndStreamsAtExpiry a stream ends when its token expires. This token
+// expired five seconds ago, within the validator's leeway, so the stream
+// opens, and ends at once: its handler's first Send is refused.
+func ExampleEndStreamsAtExpiry() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	const watch = "/shop.v1.Products/Watch"
+	guard, err := connectguard.New(v, map[string]middleware.Requirement{watch: middleware.Scopes("read:products")},
+		connectguard.EndStreamsAtExpiry())
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(watch, connect.NewServerStreamHandler(watch,
+		func(ctx context.Context, _ *connect.Request[wrapperspb.StringValue], stream *connect.ServerStream[wrapperspb.StringValue]) error {
+			for {
+				if err := stream.Send(wrapperspb.String("tick")); err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done(): // at the token's expiry
+					return ctx.Err()
+				case <-time.After(time.Second):
+				}
+			}
+		}, connect.WithInterceptors(guard)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	token := logto.Mint(logtotest.Token{Subject: "inventory-sync", ClientID: "inventory-sync", Audience: "https://api.example.com",
+		Scopes: []string{"read:products"}, IssuedAt: time.Now().Add(-time.Minute), TTL: 55 * time.Second})
+	client := connect.NewClient[wrapperspb.StringValue, wrapperspb.StringValue](srv.Client(), srv.URL+watch)
+	req := connect.NewRequest(wrapperspb.String(""))
+	req.Header().Set("Authorization", "Bearer "+token)
+	stream, err := client.CallServerStream(context.Background(), req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for stream.Receive() {
+		fmt.Println(stream.Msg().GetValue())
+	}
+	fmt.Println(connect.CodeOf(stream.Err()), stream.Err().(*connect.Error).Message())
+	// Output:
+	// unauthenticated the token has expired
 }

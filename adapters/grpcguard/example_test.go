@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -263,4 +264,63 @@ func ExampleGuard_UnaryServerInterceptor() {
 	// Output:
 	// /grpc.health.v1.Health/Check OK
 	// SERVING
+}
+
+// CheckServer finds a requirement keyed by a name the server does not
+// serve: here a letter's case.
+func ExampleGuard_CheckServer() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard, err := grpcguard.New(v, map[string]middleware.Requirement{
+		"/grpc.health.v1.Health/check": middleware.Scopes("read:health"),
+	}, grpcguard.AuthenticateUnlisted())
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(guard.ServerOptions()...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	fmt.Println(guard.CheckServer(srv))
+	conn, stop := start(srv)
+	defer stop()
+
+	// Until CheckServer passes, AuthenticateUnlisted lets nothing through.
+	check(conn, logto.M2MToken("monitor", api))
+	// Output:
+	// grpcguard: methods listed or exempt that the server does not serve: /grpc.health.v1.Health/check (the server has /grpc.health.v1.Health/Check)
+	// PermissionDenied: the server lists no requirement for this method
+	//   www-authenticate: [Bearer realm="api", error="insufficient_scope", error_description="the server lists no requirement for this method"]
+}
+
+// With EndStreamsAtExpiry a stream ends when its token expires. This token
+// expired five seconds ago, within the validator's leeway, so the stream
+// opens, and ends at once.
+func ExampleEndStreamsAtExpiry() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard, err := grpcguard.New(v, map[string]middleware.Requirement{
+		grpcguard.HealthWatchMethod: middleware.Scopes("read:health"),
+	}, grpcguard.EndStreamsAtExpiry())
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(guard.ServerOptions()...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	conn, stop := start(srv)
+	defer stop()
+
+	token := logto.Mint(logtotest.Token{Subject: "monitor", ClientID: "monitor", Audience: api, Scopes: []string{"read:health"},
+		IssuedAt: time.Now().Add(-time.Minute), TTL: 55 * time.Second})
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = stream.Recv()
+	fmt.Println(status.Code(err), status.Convert(err).Message())
+	// Output:
+	// Unauthenticated the token has expired
 }

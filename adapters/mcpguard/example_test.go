@@ -264,3 +264,33 @@ func ExampleClientCredentials() {
 	fmt.Println(res.StructuredContent)
 	// Output: map[products:[Keyboard Mouse]]
 }
+
+// CheckServer finds a requirement keyed by a name the server does not
+// serve; the tool it meant to protect is refused meanwhile, since no
+// requirement lists it.
+func ExampleGuard_CheckServer() {
+	logto, v := startLogto()
+	defer logto.Close()
+	defer v.Close()
+
+	guard, err := mcpguard.New(v, mcpguard.Options{
+		Tools: map[string]middleware.Requirement{"Create_Product": middleware.Scopes("write:products")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: "products", Version: "v1"}, nil)
+	mcp.AddTool(server, &mcp.Tool{Name: "create_product"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		return nil, map[string]string{"id": "p3"}, nil
+	})
+	fmt.Println(guard.CheckServer(context.Background(), server))
+
+	h := guard.Handler(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}))
+	rpc(h, logto.M2MToken("agent", resource), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_product","arguments":{}}}`)
+	// Output:
+	// mcpguard: requirements name tools the server does not serve: "Create_Product" (the server has "create_product")
+	// 403
+	// Bearer realm="api", error="insufficient_scope", error_description="the server lists no requirement for this tool", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+	// {"error":"insufficient_scope","error_description":"the server lists no requirement for this tool"}
+}
