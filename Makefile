@@ -66,14 +66,16 @@ gotest:
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## gotest-min: the modules under the oldest Go that their go.mod promises
-## (GO_MIN), so that a call of an API newer than that fails CI: the go command
-## downloads that toolchain from the module proxy (GOTOOLCHAIN). go.work must
-## not ask for more than GO_MIN either. Time is what decides the shape, on
-## two cores under the 10-minute CI budget: no -race (gotest above has it,
-## with the current Go; it would double this run), the tests of every
-## module that ships (the core, adapters, the command, the Redis store,
-## publishcheck), and go vet only (which type-checks every package and test
-## file, so a newer API still fails) for examples and benchmarks, whose
+## (GO_MIN), so that what works only with a newer Go fails CI: code or a test
+## that relies on a newer standard library (its API, which the current go
+## vet's stdversion check reports too, or its behaviour, which only a run
+## shows), a dependency or a go.work that asks for a newer Go. The go command
+## downloads that toolchain from the module proxy (GOTOOLCHAIN). Time is what
+## decides the shape, on two cores under the 10-minute CI budget: no -race
+## (gotest above has it, with the current Go; it would double this run), the
+## tests of every module that ships (the core, adapters, the command, the
+## Redis store, publishcheck), and go vet only (which type-checks every
+## package and test file under GO_MIN) for examples and benchmarks, whose
 ## tests build and run every example and load tool again. Measured on a busy
 ## 2-core machine with the build cache warm: 1m40s as it is; the tests of
 ## examples and benchmarks alone took 6 minutes more.
