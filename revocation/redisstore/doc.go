@@ -7,7 +7,11 @@
 //
 // Each replica keeps every revocation in a local [revocation.Memory], which
 // answers [Store.Revoked] on the request's path: a map lookup, never a
-// network call, whatever state Redis is in.
+// network call, whatever state Redis is in. The store counts its changes
+// ([Store.Version], a [revocation.Versioned]), so that the validator does
+// not look a cached token up again while nothing changed: every entry
+// applied counts, and so does the store going out of sync, after which
+// [Config.FailClosed] refuses cached tokens too.
 //
 // [Store.Revoke] runs one Lua script in Redis that merges the entry into the
 // one held under its key (a hash, expiring at the entry's Until, so Redis

@@ -142,7 +142,7 @@ type Store struct {
 	cancel         context.CancelFunc
 	ctx            context.Context
 	done           chan struct{}
-	inSync         atomic.Bool
+	state          atomic.Uint64 // bit 0: in sync; above it: times sync was lost (see lost)
 	loads, loaded  atomic.Uint64
 	received       atomic.Uint64
 	disconnects    atomic.Uint64
@@ -160,7 +160,7 @@ type Store struct {
 	ps       *redis.PubSub // the current subscription, closed by Close
 }
 
-var _ revocation.Store = (*Store)(nil)
+var _ revocation.Versioned = (*Store)(nil)
 
 // New checks cfg and starts the store: in the background it subscribes to
 // the channel, loads every entry Redis holds into the local copy, then
@@ -273,11 +273,25 @@ func (s *Store) record(ctx context.Context, e revocation.Entry) error {
 // sync, it refuses every token with an entry whose Reason is
 // [OutOfSyncReason].
 func (s *Store) Revoked(t revocation.Token) (revocation.Entry, bool) {
-	if s.failClosed && !s.inSync.Load() {
+	if s.failClosed && !s.inSync() {
 		return s.outOfSync(), true
 	}
 	return s.mem.Revoked(t)
 }
+
+// Version counts the changes that could refuse a token Revoked did not
+// refuse before ([revocation.Versioned]), so that the validator looks a
+// cached token up again only after one: every entry applied to the local
+// copy (by Revoke, a load, or the channel; the local copy's own version),
+// and every time the store went out of sync, after which
+// [Config.FailClosed] refuses every token. It grows only once Revoked
+// answers with the change.
+func (s *Store) Version() uint64 {
+	return s.mem.Version() + s.state.Load()>>1
+}
+
+// inSync reports whether the store is in sync with Redis.
+func (s *Store) inSync() bool { return s.state.Load()&1 != 0 }
 
 // outOfSync is the entry of a fail-closed refusal, out of Revoked so that
 // the common path stays small.
@@ -289,7 +303,7 @@ func (s *Store) outOfSync() revocation.Entry {
 // Ready reports whether the store is in sync with Redis: subscribed, and
 // every entry Redis held when it subscribed loaded. A readiness probe can
 // use it; [Store.Stats] says more.
-func (s *Store) Ready() bool { return s.inSync.Load() }
+func (s *Store) Ready() bool { return s.inSync() }
 
 // WaitReady waits until the store is in sync with Redis, ctx ends, or the
 // store is closed ([ErrClosed]).
@@ -316,7 +330,7 @@ func (s *Store) Stats() Stats {
 	lastSync, lastErr := s.lastSync, s.lastErr
 	s.mu.Unlock()
 	return Stats{
-		InSync:             s.inSync.Load(),
+		InSync:             s.inSync(),
 		LastSync:           lastSync,
 		LastError:          lastErr,
 		Entries:            s.mem.Len(),
@@ -556,7 +570,7 @@ func (s *Store) apply(e revocation.Entry) error {
 func (s *Store) gotInSync() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inSync.Store(true)
+	s.state.Or(1)
 	s.lastSync = time.Now()
 	s.lastErr = nil
 	close(s.synced)
@@ -569,8 +583,13 @@ func (s *Store) lost(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastErr = err
-	if s.inSync.Load() {
-		s.inSync.Store(false)
+	if s.inSync() {
+		// Bit 0 set: adding 1 clears it and counts one more loss, so the
+		// store is out of sync and Version has grown in one step. Whoever
+		// sees the old version sees the store in sync; whoever sees it out
+		// of sync sees the new version, and a validator looks its cached
+		// tokens up again, which FailClosed refuses.
+		s.state.Add(1)
 		s.synced = make(chan struct{})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -519,4 +520,81 @@ func TestPingDetectsASilentPeer(t *testing.T) {
 	}
 	eventually(t, "the store notices the silent connection", func() bool { return !s.Ready() })
 	waitReady(t, s)
+}
+
+// TestVersion: the store's Version (revocation.Versioned) grows after each
+// change that can refuse a token Revoked did not refuse, and by the time it
+// has grown Revoked answers with the change: an entry recorded here, one
+// applied from the channel, one read by the load after a reconnection, and
+// a fail-closed store going out of sync. Getting back in sync refuses
+// nothing more, and a store that never changes keeps its version.
+func TestVersion(t *testing.T) {
+	srv := startRedis(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	var echoed atomic.Bool // s applied its own entry back from the channel
+	s := newTestStore(t, srv.Addr(), Config{}, func(e revocation.Entry) {
+		if e.Subject == "here" {
+			echoed.Store(true)
+		}
+	})
+	other := newTestStore(t, srv.Addr(), Config{}, nil)
+	var closedApplied atomic.Int64
+	closed := newTestStore(t, srv.Addr(), Config{FailClosed: true}, func(revocation.Entry) { closedApplied.Add(1) })
+	away := newTestStore(t, proxy.Addr(), Config{}, nil)
+	waitReady(t, s, other, closed, away)
+	ctx := context.Background()
+
+	v := s.Version()
+	if s.Version() != v {
+		t.Fatal("Version changed with nothing recorded")
+	}
+	if err := s.Revoke(ctx, entry("here")); err != nil {
+		t.Fatal(err)
+	}
+	if s.Version() <= v || !revoked(s, "here") {
+		t.Errorf("after Revoke returned: Version %d (was %d), revoked %v; want grown and refused", s.Version(), v, revoked(s, "here"))
+	}
+
+	// Redis publishes the entry back to s too, and applying it counts.
+	eventually(t, "s applies its own entry from the channel", echoed.Load)
+	v = s.Version()
+	if err := other.Revoke(ctx, entry("there")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Version grows with an entry from the channel", func() bool { return s.Version() > v })
+	if !revoked(s, "there") {
+		t.Error("Version grew before the entry from the channel was refused")
+	}
+
+	proxy.Cut()
+	eventually(t, "the replica cut off says it is not in sync", func() bool { return !away.Ready() })
+	v = away.Version()
+	if err := other.Revoke(ctx, entry("missed")); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Restore()
+	waitReady(t, away)
+	if away.Version() <= v || !revoked(away, "missed") {
+		t.Errorf("after the load that followed the reconnection: Version %d (was %d), revoked %v; want grown and refused", away.Version(), v, revoked(away, "missed"))
+	}
+
+	// The three entries above have reached the fail-closed store: only
+	// going out of sync can change its version now.
+	eventually(t, "the fail-closed store applies the three entries", func() bool { return closedApplied.Load() == 3 })
+	v = closed.Version()
+	srv.Kill()
+	eventually(t, "the fail-closed store says it is not in sync", func() bool { return !closed.Ready() })
+	// Ready and Version read one word: out of sync means grown.
+	if closed.Version() <= v || !revoked(closed, "nobody") {
+		t.Errorf("out of sync: Version %d (was %d), refuses every token %v; want grown and refused", closed.Version(), v, revoked(closed, "nobody"))
+	}
+	v = closed.Version()
+	srv.Restart(t)
+	waitReady(t, closed)
+	if revoked(closed, "nobody") {
+		t.Error("back in sync, the fail-closed store still refuses a token nobody revoked")
+	}
+	if closed.Version() < v {
+		t.Errorf("Version went back from %d to %d", v, closed.Version())
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,23 +36,42 @@ type replica struct {
 	v     *middleware.Validator
 	url   string
 	logto *logtotest.Webhook // sends Logto's deliveries to this replica
+
+	// hits and misses count the tokens the validator accepted from its
+	// cache and from a signature check.
+	hits, misses atomic.Int64
 }
 
-func newReplica(t testing.TB, logto *logtotest.Issuer, redisAddr string) *replica {
+// newReplica starts a replica; opts, if any, change its store's Config.
+func newReplica(t testing.TB, logto *logtotest.Issuer, redisAddr string, opts ...func(*redisstore.Config)) *replica {
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: redisAddr, DialTimeout: time.Second, MaxRetries: -1})
 	t.Cleanup(func() { client.Close() })
-	store, err := redisstore.New(redisstore.Config{
+	cfg := redisstore.Config{
 		Client:       client,
 		RetryWait:    10 * time.Millisecond,
 		MaxRetryWait: 200 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	store, err := redisstore.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	v, err := middleware.New(middleware.Config{Endpoint: logto.Endpoint(), Audiences: []string{api}, Revocations: store})
+	r := &replica{store: store}
+	v, err := middleware.New(middleware.Config{
+		Endpoint: logto.Endpoint(), Audiences: []string{api}, Revocations: store,
+		Hooks: middleware.Hooks{Verified: func(_ *middleware.Claims, cached bool) {
+			if cached {
+				r.hits.Add(1)
+			} else {
+				r.misses.Add(1)
+			}
+		}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +91,9 @@ func newReplica(t testing.TB, logto *logtotest.Issuer, redisAddr string) *replic
 	})))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &replica{store: store, v: v, url: srv.URL, logto: &logtotest.Webhook{URL: srv.URL + "/logto/webhooks", SigningKey: signingKey}}
+	r.v, r.url = v, srv.URL
+	r.logto = &logtotest.Webhook{URL: srv.URL + "/logto/webhooks", SigningKey: signingKey}
+	return r
 }
 
 // get sends token to the replica and returns the status and the
@@ -90,6 +112,17 @@ func (r *replica) get(t *testing.T, token string) (int, string) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+// wantHit sends token to the replica and wants it accepted from the
+// validator's cache.
+func wantHit(t *testing.T, r *replica, token, what string) {
+	t.Helper()
+	hits, misses := r.hits.Load(), r.misses.Load()
+	wantStatus(t, r, token, http.StatusOK, what)
+	if r.hits.Load() != hits+1 || r.misses.Load() != misses {
+		t.Errorf("%s: cache hits %d to %d, signature checks %d to %d: want one hit", what, hits, r.hits.Load(), misses, r.misses.Load())
+	}
 }
 
 func waitAllReady(t testing.TB, rs ...*replica) {
@@ -131,9 +164,12 @@ func wantStatus(t *testing.T, r *replica, token string, want int, what string) {
 }
 
 // TestThreeValidatorsOneRedis: three API replicas (validators behind the
-// net/http adapter, on one Redis). Logto's suspension webhook to the first
-// is answered 200, and the token is refused by the other two, though each
-// had already cached its verdict. Redis is then killed: a suspension
+// net/http adapter, on one Redis). Each replica caches its verdict on
+// every token and, on a cache hit, remembers that no revocation refused it
+// at its store's version. Logto's suspension webhook to the first is
+// answered 200, and the token is refused by the other two on a cache hit:
+// the entry applied from Redis grew their store's version. Redis is then
+// killed: a suspension
 // webhook to the second is answered 503 (so Logto delivers it again) and
 // the token refused there at once, while the others, cut off, still
 // accept it. Redis restarted
@@ -152,6 +188,10 @@ func TestThreeValidatorsOneRedis(t *testing.T) {
 	for i, r := range rs {
 		for _, tok := range []string{alice, bob, carol} {
 			wantStatus(t, r, tok, http.StatusOK, fmt.Sprintf("before any revocation, replica %d", i))
+			// The first hit looks the token up and remembers the store's
+			// version; the second finds it unchanged and does not.
+			wantHit(t, r, tok, fmt.Sprintf("first hit before any revocation, replica %d", i))
+			wantHit(t, r, tok, fmt.Sprintf("second hit before any revocation, replica %d", i))
 		}
 	}
 
@@ -170,7 +210,7 @@ func TestThreeValidatorsOneRedis(t *testing.T) {
 	wantStatus(t, rs[0], alice, http.StatusUnauthorized, "the replica that recorded it, when Revoke returned")
 	refusedEventually(t, rs[1], alice, "second replica")
 	refusedEventually(t, rs[2], alice, "third replica")
-	wantStatus(t, rs[1], carol, http.StatusOK, "another user on the second replica")
+	wantHit(t, rs[1], carol, "another user on the second replica")
 
 	srv.Kill()
 	for i, r := range rs {
@@ -206,6 +246,59 @@ func TestThreeValidatorsOneRedis(t *testing.T) {
 	wantStatus(t, late, alice, http.StatusUnauthorized, "alice on a replica started after the restart")
 	wantStatus(t, late, bob, http.StatusUnauthorized, "bob on a replica started after the restart")
 	wantStatus(t, late, carol, http.StatusOK, "carol on a replica started after the restart")
+}
+
+// TestFailClosedRefusesCachedTokens: with FailClosed, a token the
+// validator has cached, and found unrevoked at its store's version, is
+// refused on its next cache hit once the store reports it lost Redis: going
+// out of sync grows the version, so the hit looks the token up again and
+// the store refuses it. Once Redis is back, the same cached verdict is
+// accepted again, without a signature check.
+func TestFailClosedRefusesCachedTokens(t *testing.T) {
+	logto := logtotest.New(t)
+	srv := redistest.Start(t)
+	r := newReplica(t, logto, srv.Addr(), func(c *redisstore.Config) { c.FailClosed = true })
+	waitAllReady(t, r)
+
+	dave := logto.UserToken("dave", "web-app", api, "read:products")
+	wantStatus(t, r, dave, http.StatusOK, "in sync, verified")
+	wantHit(t, r, dave, "in sync, first hit (looked up)")
+	wantHit(t, r, dave, "in sync, second hit (version unchanged)")
+	before := r.store.Version()
+
+	srv.Kill()
+	eventually(t, "the store reports it is out of sync", func() bool { return !r.store.Ready() })
+	if v := r.store.Version(); v <= before {
+		t.Errorf("Version %d out of sync, %d in sync: want it grown", v, before)
+	}
+	refusals := r.store.Stats().FailClosedRefusals
+	status, challenge := r.get(t, dave)
+	if status != http.StatusUnauthorized || !strings.Contains(challenge, "not in sync with Redis") {
+		t.Fatalf("cached token with the store out of sync: %d %q, want 401 for %q", status, challenge, redisstore.OutOfSyncReason)
+	}
+	if got := r.store.Stats().FailClosedRefusals; got != refusals+1 {
+		t.Errorf("FailClosedRefusals %d to %d, want one more", refusals, got)
+	}
+
+	srv.Restart(t)
+	waitAllReady(t, r)
+	// Still in the cache: the refusal above was a cache hit too.
+	wantHit(t, r, dave, "back in sync")
+	if n := r.misses.Load(); n != 1 {
+		t.Errorf("%d signature checks, want 1: the token left the cache", n)
+	}
+}
+
+// eventually waits until cond holds, failing the test with what after 15s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15s, still not: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // BenchmarkWebhookPropagation is BenchmarkPropagation end to end: each
