@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -351,4 +352,115 @@ func BenchmarkWebhookPropagation(b *testing.B) {
 	b.ReportMetric(ms(pct(50)), "p50-ms")
 	b.ReportMetric(ms(pct(99)), "p99-ms")
 	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+}
+
+// unversioned hides the store's Version: the validator then looks the
+// token up on every cache hit, as it did before the store counted its
+// changes.
+type unversioned struct{ revocation.Store }
+
+// BenchmarkCacheHit is middleware's BenchmarkCacheHitRevocations on this
+// store: a verified-token cache hit, revocation check included, with a
+// redisstore.Store holding 0 or 100,000 entries (none of them the token's)
+// as Config.Revocations, and the same store with its Version hidden
+// (store=unversioned), which looks the token up on every hit. An M2M token
+// is one ID to look up, a user's organization token three.
+// benchmarks/README.md has the numbers.
+func BenchmarkCacheHit(b *testing.B) {
+	logto := logtotest.New(b)
+	srv := redistest.Start(b)
+	tokens := []struct{ name, token string }{
+		{"m2m", logto.M2MToken("inventory-sync", api, "read:products", "write:products")},
+		{"user-org", logto.OrganizationToken("user-00000001", "spa-000000000001", "org-000000000001", "read:products")},
+	}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: time.Second, MaxRetries: -1})
+	b.Cleanup(func() { client.Close() })
+	for _, n := range []int{0, 100_000} {
+		store, err := redisstore.New(redisstore.Config{
+			Client: client,
+			Prefix: fmt.Sprintf("bench%d:", n),
+			Memory: revocation.MemoryConfig{MaxEntries: n + 1},
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { store.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := store.WaitReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		fill(b, store, n)
+		runtime.GC() // the fill's garbage, not the hits', to collect
+		for _, st := range []struct {
+			name  string
+			store revocation.Store
+		}{{"redisstore", store}, {"unversioned", unversioned{store}}} {
+			v, err := middleware.New(middleware.Config{
+				Endpoint: logto.Endpoint(), Audiences: []string{api}, Revocations: st.store, AcceptOrganizationTokens: true,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { v.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := v.WaitReady(ctx); err != nil {
+				b.Fatal(err)
+			}
+			cancel()
+			for _, tok := range tokens {
+				b.Run(fmt.Sprintf("store=%s/token=%s/entries=%d", st.name, tok.name, n), func(b *testing.B) {
+					ctx := context.Background()
+					if _, err := v.Verify(ctx, tok.token); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := v.Verify(ctx, tok.token); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// fill records n entries, mostly suspended users, from 16 goroutines (each
+// Revoke is a round trip to Redis), and waits until the store has applied
+// them all.
+func fill(b *testing.B, s *redisstore.Store, n int) {
+	b.Helper()
+	now := time.Now()
+	const workers = 16
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := w; i < n; i += workers {
+				e := revocation.Entry{At: now, Until: now.Add(25 * time.Hour), Reason: "user suspended"}
+				switch i % 10 {
+				case 0, 1, 2, 3, 4, 5, 6, 7:
+					e.Kind, e.Subject = revocation.Subject, fmt.Sprintf("u%011d", i)
+				case 8:
+					e.Kind, e.Organization = revocation.Organization, fmt.Sprintf("org%09d", i)
+				default:
+					e.Kind, e.Client = revocation.Client, fmt.Sprintf("app%017d", i)
+				}
+				if err := s.Revoke(context.Background(), e); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got := s.Stats().Entries; got != n {
+		b.Fatalf("%d entries held, want %d", got, n)
+	}
 }
