@@ -19,7 +19,7 @@ type Store interface {
 // Versioned is a [Store] that counts its changes, so that a caller can
 // remember that a token was not refused and skip the next lookup while
 // nothing changed: the validator does so on every cache hit. [Memory]
-// implements it.
+// implements it, and so does the Redis store (module revocation/redisstore).
 type Versioned interface {
 	Store
 	// Version grows after every change that could refuse a token that
