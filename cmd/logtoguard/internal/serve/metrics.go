@@ -20,9 +20,10 @@ import (
 //	logtoguard_verified_total{cache="hit"|"miss"}               accepted tokens
 //	logtoguard_key_fetches_total{issuer, result="ok"|"error"}   key fetches
 //	logtoguard_config_reloads_total{result="ok"|"error"|"keys_not_ready"}
-//	    SIGHUP reloads: "error" for a file with an error, "keys_not_ready"
-//	    when the new configuration's keys did not load in time (the
-//	    running configuration stays in both cases)
+//	    SIGHUP reloads: "error" for a file with an error or a change only
+//	    a restart applies (listen, grpc_listen, the revocation section),
+//	    "keys_not_ready" when the new configuration's keys did not load in
+//	    time (the running configuration stays in both cases)
 //
 // Every label has a bounded set of values: no claim of a token, no path and
 // no header becomes a label.

@@ -149,15 +149,35 @@ func readSmall(name string, limit int64) ([]byte, error) {
 // that no revocation is lost with a validator.
 type revocations struct {
 	store revocation.Store
-	url   string      // "" for the in-memory store
+	// built is what the store was made with: a reload whose revocation
+	// section differs is refused, as the store cannot change.
+	built revocationSettings
 	ready func() bool // nil: always ready
 	close func()
+}
+
+// revocationSettings is what a store is made of: the revocation section
+// with its URL read and without where the URL came from. Every option of
+// the section is in it, so a new option is compared on reload too.
+type revocationSettings struct {
+	section bool // false: no section, the in-memory store
+	conf    revocationConfig
+}
+
+// revocationSettingsOf is the settings of cfg's revocation section.
+func revocationSettingsOf(cfg *serveConfig) revocationSettings {
+	if cfg.Revocation == nil {
+		return revocationSettings{}
+	}
+	c := *cfg.Revocation
+	c.RedisURL, c.RedisURLEnv = "", "" // the same URL from the file or the environment is the same store
+	return revocationSettings{section: true, conf: c}
 }
 
 // openRevocations makes the store of cfg.
 func (s *server) openRevocations(cfg *serveConfig) (*revocations, error) {
 	if cfg.Revocation == nil {
-		return &revocations{store: revocation.NewMemory(revocation.MemoryConfig{}), close: func() {}}, nil
+		return &revocations{store: revocation.NewMemory(revocation.MemoryConfig{}), built: revocationSettingsOf(cfg), close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(cfg.Revocation.url)
 	if err != nil {
@@ -169,18 +189,10 @@ func (s *server) openRevocations(cfg *serveConfig) (*revocations, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("revocation: %v", err)
 	}
-	return &revocations{store: store, url: cfg.Revocation.url, ready: store.Ready, close: func() {
+	return &revocations{store: store, built: revocationSettingsOf(cfg), ready: store.Ready, close: func() {
 		_ = store.Close()
 		_ = client.Close()
 	}}, nil
-}
-
-// revocationURL is the Redis URL of cfg, "" without one.
-func revocationURL(cfg *serveConfig) string {
-	if cfg.Revocation == nil {
-		return ""
-	}
-	return cfg.Revocation.url
 }
 
 // webhookHandler is the handler of cfg's webhooks section, nil without one.

@@ -70,10 +70,11 @@ route: 200 without them. Denied: the status (400, 401, 403, 503), the
 WWW-Authenticate challenge and the JSON body of the library's answer.
 
 Signals: SIGHUP reloads the configuration (a file with an error keeps the
-running one and logs why; a change of endpoint, issuers, jwks_uri,
-audiences or public_url takes effect once its keys are loaded, and keeps
-the running one if they are not within 10s); SIGTERM and SIGINT drain and
-stop.
+running one and logs why; so does a change of listen, grpc_listen or
+anything of the revocation section, fail_closed too: those need a restart;
+a change of endpoint, issuers, jwks_uri, audiences or public_url takes
+effect once its keys are loaded, and keeps the running one if they are not
+within 10s); SIGTERM and SIGINT drain and stop.
 
 Exit codes: 0 stopped by a signal (or --check passed); 1 a listener failed;
 2 usage or configuration error.
@@ -208,8 +209,8 @@ func (s *server) build(cfg *serveConfig) (*gateway, error) {
 		if s.revs, err = s.openRevocations(cfg); err != nil {
 			return nil, err
 		}
-	} else if s.revs.url != revocationURL(cfg) {
-		return nil, errors.New("revocation cannot change without a restart")
+	} else if s.revs.built != revocationSettingsOf(cfg) {
+		return nil, errors.New("the revocation section cannot change without a restart")
 	}
 	if g.webhook, err = s.webhookHandler(cfg); err != nil {
 		return nil, err

@@ -585,6 +585,61 @@ func TestServeReload(t *testing.T) {
 	}
 }
 
+// TestServeReloadRestartOnly: a reload that changes what only a restart
+// applies (the listeners, anything of the revocation section, whose store
+// the process keeps) is refused: the running configuration stays, the log
+// says why and logtoguard_config_reloads_total counts an error. The same
+// Redis URL read from the environment rather than the file is no change.
+func TestServeReloadRestartOnly(t *testing.T) {
+	iss := adaptertest.NewIssuer(t)
+	// Nothing listens on port 1: the store is made, never reached.
+	const redisURL = "redis://127.0.0.1:1/0"
+	t.Setenv("TEST_LOGTO_RELOAD_REDIS_URL", redisURL)
+	redis := func(more string) string { return "revocation:\n  redis_url: " + redisURL + "\n" + more }
+	tests := []struct {
+		name, from, to string
+		want           string // "" when the reload is accepted
+	}{
+		{"listen", guardConfig(iss, ""), strings.Replace(guardConfig(iss, ""), "listen: 127.0.0.1:0", "listen: 127.0.0.2:0", 1), "listen and grpc_listen cannot change without a restart"},
+		{"grpc_listen", guardConfig(iss, ""), strings.Replace(guardConfig(iss, ""), "grpc_listen: 127.0.0.1:0", "grpc_listen: 127.0.0.2:0", 1), "listen and grpc_listen cannot change without a restart"},
+		{"revocation section added", guardConfig(iss, ""), guardConfig(iss, redis("")), "the revocation section cannot change without a restart"},
+		{"revocation section removed", guardConfig(iss, redis("")), guardConfig(iss, ""), "the revocation section cannot change without a restart"},
+		{"revocation.redis_url", guardConfig(iss, redis("")), guardConfig(iss, "revocation:\n  redis_url: redis://127.0.0.1:1/1\n"), "the revocation section cannot change without a restart"},
+		{"revocation.fail_closed", guardConfig(iss, redis("")), guardConfig(iss, redis("  fail_closed: true\n")), "the revocation section cannot change without a restart"},
+		{"revocation.fail_closed unset", guardConfig(iss, redis("  fail_closed: true\n")), guardConfig(iss, redis("")), "the revocation section cannot change without a restart"},
+		{"the same URL from the environment", guardConfig(iss, redis("  fail_closed: true\n")), guardConfig(iss, "revocation:\n  redis_url_env: TEST_LOGTO_RELOAD_REDIS_URL\n  fail_closed: true\n"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := startGuard(t, tt.from)
+			running := g.s.gateway()
+			if err := os.WriteFile(g.file, []byte(tt.to), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := g.s.reload(g.file)
+			result := "ok"
+			if tt.want != "" {
+				result = "error"
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("reload: %v, want an error with %q", err, tt.want)
+				}
+				if g.s.gateway() != running {
+					t.Error("a refused reload replaced the running configuration")
+				}
+				if logs := g.logs.String(); !strings.Contains(logs, "reload failed, keeping the running configuration") || !strings.Contains(logs, tt.want) {
+					t.Errorf("the log does not say why the reload failed:\n%s", logs)
+				}
+			} else if err != nil {
+				t.Fatalf("reload: %v, want it accepted", err)
+			}
+			metrics := serveDo(t, mustRequest(t, "GET", g.url+"/metrics")).body
+			if line := `logtoguard_config_reloads_total{result="` + result + `"} 1`; !strings.Contains(metrics, line+"\n") {
+				t.Errorf("/metrics has no line %q:\n%s", line, metrics)
+			}
+		})
+	}
+}
+
 // TestServeConfigErrors checks that every mistake in the file stops the
 // start with exit status 2 and one line naming the field.
 func TestServeConfigErrors(t *testing.T) {
@@ -672,7 +727,7 @@ func TestServeConfigErrors(t *testing.T) {
 	t.Run("help", func(t *testing.T) {
 		r := runServe(t, "--help")
 		r.exit(t, command.ExitOK)
-		for _, flag := range []string{"--config FILE", "--check", "--drain D", "-v", "/verify", "/envoy/", "/readyz", "SIGHUP"} {
+		for _, flag := range []string{"--config FILE", "--check", "--drain D", "-v", "/verify", "/envoy/", "/readyz", "SIGHUP", "the revocation section"} {
 			if !strings.Contains(r.stdout, flag) {
 				t.Errorf("serve --help does not document %s", flag)
 			}
