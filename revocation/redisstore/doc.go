@@ -44,7 +44,10 @@
 //     replicas do not have it. The webhook receiver answers 503 and Logto
 //     delivers the event again; the replica that got it refuses the tokens
 //     at once all the same, and records the entry in Redis itself once
-//     Redis is back.
+//     Redis is back. A write that fails while the subscription stays up
+//     (Redis out of memory, a timeout) makes the replica load again all
+//     the same, so that it records the entry once Redis takes it. A caller
+//     that goes away (Logto hanging up) does not cancel the write.
 //   - Revocations recorded on other replicas cannot reach this one. By
 //     default its API keeps serving, accepting tokens revoked elsewhere
 //     meanwhile; [Config.FailClosed] refuses every token instead, trading

@@ -24,6 +24,10 @@ const (
 	DefaultMaxRetryWait   = 5 * time.Second
 )
 
+// recordTimeout bounds the write of Revoke, which the caller's context
+// does not cancel (see record).
+const recordTimeout = 5 * time.Second
+
 // loadBatch is how many keys one SCAN step asks for, and so how many hashes
 // one pipelined read fetches.
 const loadBatch = 1000
@@ -61,8 +65,9 @@ type Config struct {
 
 	// FailClosed, when true, refuses every token while the store is not in
 	// sync with Redis: before its first full load, while Redis cannot be
-	// reached, and from a lost connection until the full load that follows
-	// the reconnection. The default (false) answers from what this replica
+	// reached, from a lost connection until the full load that follows
+	// the reconnection, and from a [Store.Revoke] that Redis did not
+	// record until the full load that follows it. The default (false) answers from what this replica
 	// already holds, so a Redis outage does not take the API down, at the
 	// cost of missing revocations made elsewhere during it.
 	FailClosed bool
@@ -116,8 +121,9 @@ type Stats struct {
 	// load fits.
 	Full uint64
 	// Restored counts entries this replica held that Redis did not, and
-	// that it recorded again after a load: a Revoke that failed while Redis
-	// was down, or a Redis that came back without its data.
+	// that it recorded again after a load: a Revoke that Redis did not
+	// record (down, or refusing writes), or a Redis that came back without
+	// its data.
 	Restored uint64
 	// FailClosedRefusals counts tokens refused by [Config.FailClosed]
 	// while not in sync.
@@ -157,7 +163,9 @@ type Store struct {
 	synced   chan struct{} // closed while in sync; replaced when sync is lost
 	lastSync time.Time
 	lastErr  error
-	ps       *redis.PubSub // the current subscription, closed by Close
+	ps       *redis.PubSub // the current subscription, closed by Close and resync
+	// resyncCause is why resync closed ps: the write that failed.
+	resyncCause error
 }
 
 var _ revocation.Versioned = (*Store)(nil)
@@ -230,7 +238,15 @@ func newStore(cfg Config, onApply func(revocation.Entry)) (*Store, error) {
 // copy is full, see [revocation.ErrFull]): the other replicas may not
 // have it, and the caller should try again (a webhook answers 503 so that
 // Logto retries). Should no one try again, this replica records e in Redis
-// itself once it is back in sync (see [Stats].Restored).
+// itself: a failed write makes it load from Redis again (it is not in sync
+// until that load ends), and the load is followed by a write of every
+// entry it holds that Redis lacks (see [Stats].Restored), retried until
+// Redis takes them.
+//
+// The write to Redis keeps ctx's values but not its cancellation or
+// deadline: once Revoke has applied e here, a caller that goes away (a
+// webhook sender that hung up) must not leave e on this replica only. It
+// takes at most 5 seconds.
 //
 // e is checked with [revocation.Entry.Validate]; times are rounded up to
 // the microsecond. An entry with the key of one Redis holds merges with
@@ -258,14 +274,38 @@ func (s *Store) Revoke(ctx context.Context, e revocation.Entry) error {
 	return err
 }
 
+// record writes e to Redis. The write is decided once Revoke gets here, and
+// this replica already refuses e's tokens: a caller that goes away (a
+// webhook request whose sender hung up) must not cancel it halfway, so it
+// runs without ctx's cancellation, for at most recordTimeout. When it
+// fails, the store reloads (see resync), and restore records e once Redis
+// takes it.
 func (s *Store) record(ctx context.Context, e revocation.Entry) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	err := recordScript.Run(ctx, s.client, []string{s.entryPrefix + e.Key()}, scriptArgs(s.channel, e)...).Err()
 	if err != nil {
 		s.recordErrors.Add(1)
-		return fmt.Errorf("redisstore: revocation not recorded in Redis: %w", err)
+		err = fmt.Errorf("redisstore: revocation not recorded in Redis: %w", err)
+		s.resync(err)
+		return err
 	}
 	s.recorded.Add(1)
 	return nil
+}
+
+// resync ends the current session, if any, because of cause: run then
+// loads again, and restore records what this replica holds that Redis does
+// not. Without a session there is nothing to end: the next one loads.
+func (s *Store) resync(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps == nil || s.ctx.Err() != nil {
+		return
+	}
+	s.resyncCause = cause
+	// Unblocks the session's receive, or fails its next one.
+	_ = s.ps.Close()
 }
 
 // Revoked reports whether t is revoked, from the local copy only: it never
@@ -403,6 +443,11 @@ func (s *Store) session() (synced bool, err error) {
 	defer func() {
 		s.mu.Lock()
 		s.ps = nil
+		if cause := s.resyncCause; cause != nil && (synced || errors.Is(err, redis.ErrClosed) || errors.Is(err, net.ErrClosed)) {
+			// resync closed the subscription: say why, not how.
+			err = fmt.Errorf("redisstore: loading again after a failed write: %w", cause)
+		}
+		s.resyncCause = nil
 		s.mu.Unlock()
 		_ = ps.Close()
 	}()

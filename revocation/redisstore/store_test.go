@@ -598,3 +598,64 @@ func TestVersion(t *testing.T) {
 		t.Errorf("Version went back from %d to %d", v, closed.Version())
 	}
 }
+
+// TestRevokeOutlivesItsCaller: a caller that hangs up (a webhook request
+// Logto gave up on) does not cancel a write already decided: the other
+// replica refuses the token.
+func TestRevokeOutlivesItsCaller(t *testing.T) {
+	srv := startRedis(t)
+	a := newTestStore(t, srv.Addr(), Config{}, nil)
+	b := newTestStore(t, srv.Addr(), Config{}, nil)
+	waitReady(t, a, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Revoke(ctx, entry("gone")); err != nil {
+		t.Errorf("Revoke with the caller gone: %v, want the entry recorded all the same", err)
+	}
+	if !revoked(a, "gone") {
+		t.Error("the replica that recorded the revocation does not refuse the token")
+	}
+	eventually(t, "the other replica refuses the token", func() bool { return revoked(b, "gone") })
+	if st := a.Stats(); st.Recorded != 1 || st.RecordErrors != 0 {
+		t.Errorf("stats %+v, want 1 recorded, 0 errors", st)
+	}
+}
+
+// TestFailedRecordIsRestored: Redis refuses a write (out of memory) while
+// the replica's subscription stays healthy. Revoke reports it, and once
+// Redis takes writes again the replica records the entry itself, without
+// anyone calling Revoke again: the other replica refuses the token.
+func TestFailedRecordIsRestored(t *testing.T) {
+	srv := startRedis(t)
+	a := newTestStore(t, srv.Addr(), Config{}, nil)
+	b := newTestStore(t, srv.Addr(), Config{}, nil)
+	waitReady(t, a, b)
+	admin := newClient(t, srv.Addr())
+	ctx := context.Background()
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := a.Revoke(ctx, entry("oom"))
+	if err == nil || !strings.Contains(err.Error(), "not recorded") {
+		t.Fatalf("Revoke with Redis out of memory: %v, want an error saying it was not recorded", err)
+	}
+	if !revoked(a, "oom") {
+		t.Error("a replica whose Revoke failed does not refuse the token itself")
+	}
+	if err := admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the other replica refuses the token nobody recorded again", func() bool { return revoked(b, "oom") })
+	waitReady(t, a)
+	if st := a.Stats(); st.RecordErrors != 1 || st.Restored < 1 {
+		t.Errorf("stats %+v, want 1 record error and the entry restored", st)
+	}
+	fresh := newTestStore(t, srv.Addr(), Config{}, nil)
+	waitReady(t, fresh)
+	if !revoked(fresh, "oom") {
+		t.Error("a replica started later does not refuse the token: Redis never got the entry")
+	}
+}
