@@ -114,7 +114,9 @@ type Stats struct {
 	// RecordErrors those it did not (the call returned an error).
 	Recorded, RecordErrors uint64
 	// Invalid counts entries read from Redis or the channel that the store
-	// could not read or the local copy refused as malformed.
+	// could not read (keys under the prefix that are not hashes included)
+	// or the local copy refused as malformed. They are logged and skipped;
+	// the store stays in sync.
 	Invalid uint64
 	// Full counts entries the local copy refused because it was full
 	// ([revocation.ErrFull]); the store is then not in sync until a full
@@ -522,17 +524,36 @@ func (s *Store) load() (map[string]struct{}, error) {
 			return nil, fmt.Errorf("redisstore: load: %w", err)
 		}
 		if len(keys) > 0 {
+			// The pipeline's error is the first command's that failed: a
+			// key of the wrong type is that key's alone, and each
+			// command's error is looked at below, so that one key the
+			// store cannot read does not fail every load.
 			cmds, err := s.client.Pipelined(s.ctx, func(p redis.Pipeliner) error {
 				for _, k := range keys {
 					p.HGetAll(s.ctx, k)
 				}
 				return nil
 			})
-			if err != nil {
+			if err != nil && !isWrongType(err) {
 				return nil, fmt.Errorf("redisstore: load: %w", err)
 			}
+			if len(cmds) != len(keys) {
+				return nil, fmt.Errorf("redisstore: load: %d replies to %d reads", len(cmds), len(keys))
+			}
 			for i, c := range cmds {
-				fields := c.(*redis.MapStringStringCmd).Val()
+				fields, err := c.(*redis.MapStringStringCmd).Result()
+				if isWrongType(err) {
+					// Not a hash: something else wrote it.
+					s.invalid.Add(1)
+					s.log.Error("redisstore: entry in Redis cannot be read", "key", keys[i], "err", err)
+					continue
+				}
+				if err != nil {
+					// Any other error is the connection's or the server's
+					// (NOPERM, LOADING, ...), not the key's: skipping it
+					// could skip every entry.
+					return nil, fmt.Errorf("redisstore: load: %w", err)
+				}
 				if len(fields) == 0 {
 					continue // expired since the scan
 				}
@@ -638,6 +659,10 @@ func (s *Store) lost(err error) {
 		s.synced = make(chan struct{})
 	}
 }
+
+// isWrongType reports whether err is Redis refusing a command on a key of
+// another type: an error of that key, not of the connection or the server.
+func isWrongType(err error) bool { return redis.HasErrorPrefix(err, "WRONGTYPE") }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -360,8 +360,9 @@ func TestRevokeRefusesWhatRedisCannotCarry(t *testing.T) {
 }
 
 // TestUnreadableEntries: what the store cannot read in Redis or on the
-// channel (written by something else) is counted and skipped; the rest
-// still applies and the store stays in sync.
+// channel (written by something else) is counted and skipped, keys of
+// another type than a hash included; the rest still applies and the store
+// stays in sync.
 func TestUnreadableEntries(t *testing.T) {
 	srv := startRedis(t)
 	writer := newTestStore(t, srv.Addr(), Config{}, nil)
@@ -374,13 +375,20 @@ func TestUnreadableEntries(t *testing.T) {
 	if err := c.HSet(ctx, writer.entryPrefix+"bad-kind", "k", "9", "s", "u", "a", "1", "u", strconv.Itoa(int(time.Now().Add(time.Hour).UnixMicro()))).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Keys of the wrong type: HGETALL answers WRONGTYPE for each.
+	if err := c.Set(ctx, writer.entryPrefix+"stray", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RPush(ctx, writer.entryPrefix+"list", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := writer.Revoke(ctx, entry("good")); err != nil {
 		t.Fatal(err)
 	}
 	s := newTestStore(t, srv.Addr(), Config{}, nil)
 	waitReady(t, s)
-	if st := s.Stats(); st.Invalid != 2 || st.Entries != 1 || !revoked(s, "good") {
-		t.Errorf("after loading two unreadable entries and a good one: stats %+v, want Invalid 2, 1 entry", st)
+	if st := s.Stats(); st.Invalid != 4 || st.Entries != 1 || !revoked(s, "good") {
+		t.Errorf("after loading four unreadable entries and a good one: stats %+v, want Invalid 4, 1 entry", st)
 	}
 	for _, payload := range []string{"", "{", `{"k":"1","s":"u","a":"x","u":"1"}`, `[1,2]`} {
 		if err := c.Publish(ctx, writer.channel, payload).Err(); err != nil {
@@ -391,8 +399,8 @@ func TestUnreadableEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the store applies a good entry after bad messages", func() bool { return revoked(s, "good-2") })
-	if st := s.Stats(); st.Invalid != 6 || !st.InSync {
-		t.Errorf("stats %+v, want Invalid 6 and in sync", st)
+	if st := s.Stats(); st.Invalid != 8 || !st.InSync {
+		t.Errorf("stats %+v, want Invalid 8 and in sync", st)
 	}
 }
 
