@@ -95,7 +95,8 @@ type Stats struct {
 	// entry Redis holds since it last connected (what [Store.Ready]
 	// reports).
 	InSync bool
-	// LastSync is when the store last became in sync; zero before.
+	// LastSync is when the store last became in sync, by the clock of
+	// [Config].Memory; zero before.
 	LastSync time.Time
 	// LastError is why the store is not in sync (nil when it is).
 	LastError error
@@ -637,7 +638,7 @@ func (s *Store) gotInSync() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state.Or(1)
-	s.lastSync = time.Now()
+	s.lastSync = s.now()
 	s.lastErr = nil
 	close(s.synced)
 }

@@ -667,3 +667,15 @@ func TestFailedRecordIsRestored(t *testing.T) {
 		t.Error("a replica started later does not refuse the token: Redis never got the entry")
 	}
 }
+
+// TestLastSyncUsesTheClock: Stats.LastSync comes from the clock of
+// Config.Memory, as every other time the store reads.
+func TestLastSyncUsesTheClock(t *testing.T) {
+	srv := startRedis(t)
+	t0 := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	s := newTestStore(t, srv.Addr(), Config{Memory: revocation.MemoryConfig{Now: func() time.Time { return t0 }}}, nil)
+	waitReady(t, s)
+	if st := s.Stats(); !st.LastSync.Equal(t0) {
+		t.Errorf("LastSync %s, want %s (the configured clock)", st.LastSync, t0)
+	}
+}
