@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -599,19 +600,33 @@ func (s *Store) restore(seen map[string]struct{}) error {
 	if err := recordScript.Load(s.ctx, s.client).Err(); err != nil {
 		return fmt.Errorf("redisstore: restore: %w", err)
 	}
+	restored := 0
 	for batch := range slices.Chunk(missing, loadBatch) {
-		_, err := s.client.Pipelined(s.ctx, func(p redis.Pipeliner) error {
+		cmds, err := s.client.Pipelined(s.ctx, func(p redis.Pipeliner) error {
 			for _, e := range batch {
 				recordScript.EvalSha(s.ctx, p, []string{s.entryPrefix + e.Key()}, scriptArgs(s.channel, e)...)
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !isWrongType(err) {
 			return fmt.Errorf("redisstore: restore: %w", err)
 		}
-		s.restored.Add(uint64(len(batch)))
+		for i, c := range cmds {
+			if err := c.Err(); err != nil {
+				if !isWrongType(err) {
+					return fmt.Errorf("redisstore: restore: %w", err)
+				}
+				// Something else wrote a key of another type where the
+				// entry goes (the load counted it): failing would fail
+				// every load, and this replica refuses the tokens anyway.
+				s.log.Error("redisstore: entry not recorded again: its key in Redis is not an entry", "key", s.entryPrefix+batch[i].Key(), "err", err)
+				continue
+			}
+			restored++
+			s.restored.Add(1)
+		}
 	}
-	s.log.Warn("redisstore: entries missing from Redis recorded again", "entries", len(missing))
+	s.log.Warn("redisstore: entries missing from Redis recorded again", "entries", restored, "missing", len(missing))
 	return nil
 }
 
@@ -663,7 +678,12 @@ func (s *Store) lost(err error) {
 
 // isWrongType reports whether err is Redis refusing a command on a key of
 // another type: an error of that key, not of the connection or the server.
-func isWrongType(err error) bool { return redis.HasErrorPrefix(err, "WRONGTYPE") }
+// Redis before 7 reports it from a script inside an error of its own
+// ("ERR Error running script ... WRONGTYPE ...").
+func isWrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.Contains(re.Error(), "WRONGTYPE")
+}
 
 func isTimeout(err error) bool {
 	var ne net.Error

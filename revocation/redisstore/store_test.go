@@ -679,3 +679,34 @@ func TestLastSyncUsesTheClock(t *testing.T) {
 		t.Errorf("LastSync %s, want %s (the configured clock)", st.LastSync, t0)
 	}
 }
+
+// TestEntryKeyOfAnotherType: something else wrote a key of another type
+// where an entry goes. Revoke of that entry fails (Redis cannot merge into
+// it), and the load that follows skips the key, records nothing there
+// and gets back in sync, instead of failing every load; the replica still
+// refuses the token, and other entries still reach every replica.
+func TestEntryKeyOfAnotherType(t *testing.T) {
+	srv := startRedis(t)
+	a := newTestStore(t, srv.Addr(), Config{}, nil)
+	b := newTestStore(t, srv.Addr(), Config{}, nil)
+	waitReady(t, a, b)
+	ctx := context.Background()
+	e := entry("squatted")
+	if err := a.client.Set(ctx, a.entryPrefix+e.Key(), "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke(ctx, e); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("Revoke over a key of another type: %v, want Redis's WRONGTYPE", err)
+	}
+	eventually(t, "the replica loads again and is back in sync", func() bool {
+		st := a.Stats()
+		return st.Loads >= 2 && st.InSync
+	})
+	if st := a.Stats(); st.Invalid != 1 || !revoked(a, "squatted") {
+		t.Errorf("stats %+v, refuses %v; want the key counted invalid once and the token still refused", st, revoked(a, "squatted"))
+	}
+	if err := a.Revoke(ctx, entry("other")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "another entry reaches the other replica", func() bool { return revoked(b, "other") })
+}
