@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/logtoguard/logtoguard/middleware"
 )
@@ -237,6 +239,9 @@ func (rs *routes) match(o original, r *http.Request) (*route, error) {
 	if !canonical(r.URL) {
 		return nil, invalidRequest("the request path is not canonical (dot segments, empty segments, encoded slashes or percent signs, control characters)")
 	}
+	if foldsToASCII(r.URL.Path) {
+		return nil, invalidRequest("the request path holds a character that is an ASCII letter once case is ignored (such as U+017F, an s to Java), as some upstreams compare paths")
+	}
 	servlet, err := servletPath(r.URL.EscapedPath())
 	if err != nil {
 		return nil, err
@@ -259,16 +264,24 @@ func (rs *routes) match(o original, r *http.Request) (*route, error) {
 			return nil, invalidRequest("the request path is another route once its ;parameters are dropped, as a servlet container reads it")
 		}
 	}
-	lower := strings.ToLower(p)
-	for _, alt := range [...]struct {
-		mux  *http.ServeMux
-		path string
-	}{{rs.mux, trimSlash(p)}, {rs.folded, lower}, {rs.folded, trimSlash(lower)}} {
-		if alt.path == p && alt.mux == rs.mux {
-			continue
+	// Each of those readings of the path as read, and of the path a
+	// servlet container reads ("/Admin;x/users" is /admin/users to Spring
+	// matching paths case-insensitively on Tomcat).
+	for _, q := range [...]string{p, servlet} {
+		lower := strings.ToLower(q)
+		for _, alt := range [...]struct {
+			mux  *http.ServeMux
+			path string
+		}{{rs.mux, trimSlash(q)}, {rs.folded, lower}, {rs.folded, trimSlash(lower)}} {
+			if alt.path == p && alt.mux == rs.mux {
+				continue
+			}
+			if art, _ := readAs(alt.mux, r, alt.path); art != rt {
+				return nil, invalidRequest("the request path is another route when read case-insensitively or without its trailing slash, as some upstreams route paths")
+			}
 		}
-		if art, _ := readAs(alt.mux, r, alt.path); art != rt {
-			return nil, invalidRequest("the request path is another route when read case-insensitively or without its trailing slash, as some upstreams route paths")
+		if servlet == p {
+			break
 		}
 	}
 	return rt, nil
@@ -438,6 +451,46 @@ func canonical(u *url.URL) bool {
 	}
 	return true
 }
+
+// foldsToASCII reports whether p, decoded, holds a character other than an
+// ASCII letter that is one once case is ignored: the long s (U+017F) is
+// "s" and the dotless i (U+0131) "i" to Java's equalsIgnoreCase and
+// .NET's OrdinalIgnoreCase, the Kelvin sign (U+212A) is "k" and the dotted
+// capital I (U+0130) "i" in lower case. "/\u017fecret" matches no route
+// here (nor in the folded routes: strings.ToLower keeps it) but is
+// /secret to a case-insensitive upstream, so it is refused whatever the
+// routes. Every mapping Go's tables know is tried (upper, lower and title
+// case, and the simple case folding orbit), so no list of such characters
+// is kept by hand.
+func foldsToASCII(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] >= utf8.RuneSelf {
+			for _, r := range p[i:] {
+				if r >= utf8.RuneSelf && runeFoldsToASCII(r) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// runeFoldsToASCII reports whether r, not ASCII, is an ASCII letter in
+// another case or in its case folding orbit.
+func runeFoldsToASCII(r rune) bool {
+	if isASCIILetter(unicode.ToLower(r)) || isASCIILetter(unicode.ToUpper(r)) || isASCIILetter(unicode.ToTitle(r)) {
+		return true
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if isASCIILetter(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCIILetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
 
 // cleanPath is ServeMux's: path.Clean keeping a trailing slash.
 func cleanPath(p string) string {

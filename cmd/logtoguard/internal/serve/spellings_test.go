@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
 	"github.com/logtoguard/logtoguard/logtotest"
@@ -151,6 +154,18 @@ func TestServeSpellings(t *testing.T) {
 		{"a route in upper case with a trailing slash", auth, "GET", host, "/REPORTS/", plain, 400},
 		{"a public subtree in upper case", deny, "GET", host, "/PUBLIC/x", "", 400},
 		{"a path value in upper case is the same route", deny, "GET", host, "/orgs/evil/Products/", evil, 200},
+		{";parameters hide a route in another case", auth, "GET", host, "/REPORTS;x=1", plain, 400},
+		{";parameters hide a subtree in another case", auth, "GET", host, "/Admin;x/users", plain, 400},
+		// Characters that are ASCII letters once case is ignored: Java's
+		// equalsIgnoreCase (Spring) and .NET's OrdinalIgnoreCase read the
+		// long s as "s" and the dotless i as "i"; the Kelvin sign and the
+		// dotted capital I are "k" and "i" in lower case.
+		{"a long s for an s", auth, "GET", host, "/report%C5%BF", plain, 400},
+		{"a long s for an s, in a public subtree", deny, "GET", host, "/public/%C5%BFecret", "", 400},
+		{"a dotless i for an i", auth, "GET", host, "/adm%C4%B1n/users", plain, 400},
+		{"a dotted capital I for an i", auth, "GET", host, "/adm%C4%B0n/users", plain, 400},
+		{"a Kelvin sign for a k", deny, "GET", host, "/public/%E2%84%AA", "", 400},
+		{"other characters beyond ASCII", deny, "GET", host, "/public/caf%C3%A9/%C3%9F", "", 200},
 		// 2. Hosts are case-insensitive, and a trailing dot names the same
 		// host: Caddy passes both as the client wrote them.
 		{"host route needs its scope (mutant: host not set)", auth, "GET", "billing.example.com", "/x", plain, 403},
@@ -181,6 +196,50 @@ func TestServeSpellings(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestFoldsToASCII checks foldsToASCII against every character: one is
+// refused exactly when a chain of case mappings (upper, lower, title case
+// and simple case folding, in any order) leads it to an ASCII letter.
+func TestFoldsToASCII(t *testing.T) {
+	reaches := func(r rune) bool {
+		seen := []rune{r}
+		for i := 0; i < len(seen); i++ {
+			c := seen[i]
+			if c < utf8.RuneSelf {
+				return isASCIILetter(c)
+			}
+			for _, n := range [...]rune{unicode.ToUpper(c), unicode.ToLower(c), unicode.ToTitle(c), unicode.SimpleFold(c)} {
+				if !slices.Contains(seen, n) {
+					seen = append(seen, n)
+				}
+			}
+		}
+		return false
+	}
+	var refused []rune
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		got := foldsToASCII(string(r))
+		if got != reaches(r) {
+			t.Errorf("foldsToASCII(%U %q) = %t, want %t", r, r, got, !got)
+		}
+		if got {
+			refused = append(refused, r)
+		}
+	}
+	for _, r := range []rune{'\u017f', '\u0131', '\u0130', '\u212a'} {
+		if !slices.Contains(refused, r) {
+			t.Errorf("%U %q is not refused", r, r)
+		}
+	}
+	for _, p := range []string{"/reports", "/caf\u00e9", "/\u00df", "/\u03c3\u03c2", "/\xff"} {
+		if foldsToASCII(p) {
+			t.Errorf("foldsToASCII(%q) = true, want false", p)
+		}
+	}
+	if !foldsToASCII("/caf\u00e9/\u017fecret") {
+		t.Error("a long s after another character beyond ASCII is not found")
 	}
 }
 
