@@ -21,11 +21,12 @@ import (
 // token each time), in the same run. The forged tokens name the trusted
 // issuer, the API and the issuer's kid, carry a signature by another P-384
 // key, and take the shapes that cost a parser most, up to the 16 KiB
-// MaxTokenBytes: many members in the header or the claims, deep nesting,
-// long strings, a long aud array. Each shape comes three times: from the
-// trusted issuer (the signature must be checked: target at most 1.5x a
-// genuine first sight), from an untrusted issuer and for another audience
-// (refused before the signature: target at most 0.5x).
+// MaxTokenBytes: many members in the header or the claims, deep nesting
+// (of arrays, or a delegated token's act chain beside a flat act of the
+// same size), long strings, a long aud array. Each shape comes three
+// times: from the trusted issuer (the signature must be checked: target at
+// most 1.5x a genuine first sight), from an untrusted issuer and for
+// another audience (refused before the signature: target at most 0.5x).
 //
 // The rule they measure: a request that carries no genuine token costs the
 // server little (SECURITY.md).
@@ -157,6 +158,18 @@ func rejectShapes() []rejectShape {
 		c := string(logtoClaims(iss, aud, ""))
 		return []byte(strings.Replace(c, fmt.Sprintf(`"aud":%q`, aud), `"aud":`+string(list), 1))
 	}
+	// act is an act claim (a delegated token's actor) of depth levels,
+	// each nested in the one before, the innermost padded so that the
+	// claims take about size bytes.
+	act := func(depth, size int) string {
+		var b strings.Builder
+		for i := range depth {
+			fmt.Fprintf(&b, `,"act":{"sub":"agent-%d"`, i)
+		}
+		fmt.Fprintf(&b, `,"x":"%s"`, strings.Repeat("p", max(0, size-b.Len()-200)))
+		b.WriteString(strings.Repeat("}", depth))
+		return b.String()
+	}
 	return []rejectShape{
 		{name: "logto", build: func(kid, iss, aud string) ([]byte, []byte) {
 			return header(kid, ""), logtoClaims(iss, aud, "")
@@ -178,6 +191,12 @@ func rejectShapes() []rejectShape {
 		}},
 		{name: "nesting-31", build: func(kid, iss, aud string) ([]byte, []byte) {
 			return header(kid, ""), logtoClaims(iss, aud, nestedArrays(30, shapeBytes))
+		}},
+		{name: "act-flat", build: func(kid, iss, aud string) ([]byte, []byte) {
+			return header(kid, ""), logtoClaims(iss, aud, act(1, shapeBytes))
+		}},
+		{name: "act-nested-31", build: func(kid, iss, aud string) ([]byte, []byte) {
+			return header(kid, ""), logtoClaims(iss, aud, act(31, shapeBytes))
 		}},
 		{name: "long-string", build: func(kid, iss, aud string) ([]byte, []byte) {
 			return header(kid, ""), logtoClaims(iss, aud, `,"x":"`+strings.Repeat(`a\"`, shapeBytes/3)+`"`)

@@ -17,6 +17,12 @@ var actNames = []string{"sub", "act"}
 // A claim that is present but not well formed refuses the token, so that
 // a route that refuses delegated tokens cannot be passed by an act the
 // decoder could not read.
+//
+// Only the outer act is decoded: [Claims].Actor is its sub. A prior actor
+// (the act inside it) must be a JSON object, and is otherwise left to
+// [Claims.Decode]: decoding the chain level by level would scan what lies
+// below each level again, work that grows with the depth times the size,
+// and this runs before the signature is checked.
 type actClaim struct {
 	present bool
 	sub     string
@@ -35,7 +41,7 @@ func (a *actClaim) UnmarshalJSON(b []byte) error {
 	}
 	var v struct {
 		Sub jsonString `json:"sub"`
-		Act *actClaim  `json:"act"`
+		Act priorActor `json:"act"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		a.problem = "is not a JSON object"
@@ -44,11 +50,20 @@ func (a *actClaim) UnmarshalJSON(b []byte) error {
 	switch {
 	case !v.Sub.ok || v.Sub.s == "":
 		a.problem = "has no sub string naming the actor"
-	case v.Act != nil && v.Act.problem != "":
-		a.problem = "holds an act that " + v.Act.problem
+	case v.Act.present && !v.Act.object:
+		a.problem = "holds an act that is not a JSON object"
 	default:
 		a.sub = v.Sub.s
 	}
+	return nil
+}
+
+// priorActor records the shape of the act nested in an act claim without
+// decoding it: present (null too), and whether it is a JSON object.
+type priorActor struct{ present, object bool }
+
+func (p *priorActor) UnmarshalJSON(b []byte) error {
+	*p = priorActor{present: true, object: len(b) > 0 && b[0] == '{'}
 	return nil
 }
 

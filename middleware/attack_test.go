@@ -383,6 +383,18 @@ func audiences(n int) []string {
 // nested returns n nested JSON arrays.
 func nested(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 
+// nestedAct returns an act claim of depth objects, each the act of the one
+// before, the innermost padded so that the whole takes about size bytes.
+func nestedAct(depth, size int) string {
+	var b strings.Builder
+	for i := range depth - 1 {
+		fmt.Fprintf(&b, `{"sub":"agent-%d","act":`, i)
+	}
+	b.WriteString(`{"sub":"agent","x":"` + strings.Repeat("p", max(0, size-b.Len()-30)) + `"}`)
+	b.WriteString(strings.Repeat("}", depth-1))
+	return b.String()
+}
+
 // ecSig builds an ES384 signature r||s of fixed length (RFC 7518, section 3.4).
 func ecSig(r, s *big.Int) []byte {
 	out := make([]byte, 96)
@@ -909,6 +921,20 @@ func attacks() []attackRow {
 		{name: "structure/32 levels of nesting in a claim, signed by the issuer", token: func(e *attackEnv) string {
 			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"x":`+nested(31)))
 		}, ref: "RFC 8725 §2.9"},
+		// A delegated token's act nested as deep as the bound allows, the
+		// innermost padded: only the outer act is decoded, so it costs what
+		// a flat act of the same size does (BenchmarkReject/act-nested-31).
+		{name: "structure/act nested 31 deep, forged signature", token: func(e *attackEnv) string {
+			c := mustJSON(e.claimsFor(e.a.Issuer()))
+			c = append(append(c[:len(c)-1:len(c)-1], `,"act":`+nestedAct(31, 11_000)...), '}')
+			return underMaxTokenBytes(craft(jwt.SigningMethodES384, e.evil.key, mustJSON(map[string]any{"alg": "ES384", "typ": "at+jwt", "kid": aKID(e)}), c))
+		}, want: signature, ref: "RFC 8725 §2.9; RFC 8693 §4.1"},
+		{name: "structure/act nested 31 deep, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"act":`+nestedAct(31, 11_000)))
+		}, ref: "RFC 8693 §4.1"},
+		{name: "structure/act holding an act that is not an object, signed by the issuer", token: func(e *attackEnv) string {
+			return e.rToken(rHeader(nil), e.rRawClaims(nil, `"act":{"sub":"agent-1","act":"agent-0"}`))
+		}, want: malformed, ref: "RFC 8693 §4.1"},
 		{name: "structure/aud array of 65 values, signed by the issuer", token: func(e *attackEnv) string {
 			return e.rToken(rHeader(nil), e.rClaims(map[string]any{"aud": audiences(65)}))
 		}, want: malformed, ref: "RFC 8725 §2.9; RFC 7519 §4.1.3"},

@@ -32,7 +32,8 @@ type Claims struct {
 	// Actor (act.sub) of a delegated or impersonation token, one that
 	// Logto's token exchange issued: the actor makes the call on behalf of
 	// Subject. Empty for the subject's own token. A prior actor (an act
-	// nested in act) is left to [Claims.Decode].
+	// nested in act) is left to [Claims.Decode]: Verify checks only that it
+	// is a JSON object, not what it holds.
 	Actor string
 	// IssuedAt (iat); zero when absent.
 	IssuedAt time.Time

@@ -107,6 +107,8 @@ var fuzzClaimsSeeds = []string{
 	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"Sub":"a"}}`,
 	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":null}`,
 	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":"a"}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"sub":"a","act":null}}`,
+	`{"sub":"user-1","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com","act":{"sub":"a","act":{"sub":"b","act":{"sub":"c","act":[]}}}}`,
 	`{"sub":"https://c.example/m","client_id":"https://c.example/m","exp":1767229200,"iss":"https://fuzz.logto.app/oidc","aud":"https://api.example.com"}`,
 	`null`, `[]`, `1`, `"x"`, `{}`, ``, `{"sub":"a"}{"sub":"b"}`,
 }
@@ -166,13 +168,16 @@ func FuzzClaims(f *testing.F) {
 		}
 		_ = json.Unmarshal(claims, &act)
 		var actor struct {
-			Sub *string `json:"sub"`
+			Sub   *string         `json:"sub"`
+			Prior json.RawMessage `json:"act"` // null too
 		}
 		switch {
 		case act.Act == nil && c.Actor != "":
 			t.Fatalf("actor %q without act", c.Actor)
 		case act.Act != nil && (json.Unmarshal(*act.Act, &actor) != nil || actor.Sub == nil || *actor.Sub != c.Actor || c.Actor == ""):
 			t.Fatalf("act %s accepted as actor %q", *act.Act, c.Actor)
+		case len(actor.Prior) > 0 && actor.Prior[0] != '{':
+			t.Fatalf("act %s accepted with a prior actor that is not an object", *act.Act)
 		case c.IsM2M() && strings.Contains(c.ClientID, "://"):
 			t.Fatalf("a URL client ID %q taken for an M2M app", c.ClientID)
 		}

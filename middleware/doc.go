@@ -39,9 +39,10 @@
 // [Config.AcceptOrganizationTokens], only organization audiences), exp
 // (required), iat and nbf with the leeway, sub (required, and never equal
 // to a URL client_id, which Logto gives no machine-to-machine app), and act
-// when present (an object naming the actor in sub). Only then the
-// key by kid from that issuer's own key set, which must fit the algorithm
-// (curve and key type), and the signature, admitted by [AdmissionConfig].
+// when present (an object naming the actor in sub, and any prior actor in
+// it an object). Only then the key by kid from that issuer's own key set,
+// which must fit the algorithm (curve and key type), and the signature,
+// admitted by [AdmissionConfig].
 // Every check before the signature is linear in the token's size, so a
 // token that is not genuine costs the server little (SECURITY.md).
 //
