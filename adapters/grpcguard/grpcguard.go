@@ -312,7 +312,7 @@ func (g *Guard) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if need == nil || need.Organization == "" {
 			err = handler(srv, &cs)
 		} else {
-			stream := &orgStream{claimsStream: cs, g: g, method: info.FullMethod, claims: claims, need: need}
+			stream := &orgStream{claimsStream: cs, method: info.FullMethod, claims: claims, need: need}
 			err = handler(srv, stream)
 			if refused := stream.verdict(); refused != nil {
 				return refused

@@ -13,7 +13,7 @@ import (
 )
 
 // claimsStream is a stream whose Context carries the claims. With
-// [EndStreamsAtExpiry] (expired set), its Context ends when the token
+// [EndStreamsAtExpiry] (expiry set), its Context ends when the token
 // expires, and RecvMsg and SendMsg return the refusal after that.
 type claimsStream struct {
 	grpc.ServerStream
@@ -88,11 +88,10 @@ const sentFirst = "the method sent a message before the request named its organi
 // every RecvMsg and SendMsg returns it, and so does the stream whatever
 // the handler returns.
 type orgStream struct {
-	claimsStream
-	g      *Guard
-	method string
-	claims *middleware.Claims
-	need   *middleware.Requirement
+	claimsStream // its g is the Guard of the stream
+	method       string
+	claims       *middleware.Claims
+	need         *middleware.Requirement
 
 	mu      sync.Mutex
 	checked bool  // the first message arrived and was checked
