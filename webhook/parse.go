@@ -57,8 +57,12 @@ type dataHook struct {
 	Data   json.RawMessage   `json:"data"`
 
 	// Organization.Membership.Updated
+	// Logto omits a list that is empty; it sends none of them without its
+	// dev features (in the versions that have them) or before it had them.
 	OrganizationID        string   `json:"organizationId"`
+	AddedUserIDs          []string `json:"addedUserIds"`
 	RemovedUserIDs        []string `json:"removedUserIds"`
+	AddedApplicationIDs   []string `json:"addedApplicationIds"`
 	RemovedApplicationIDs []string `json:"removedApplicationIds"`
 }
 
@@ -157,10 +161,13 @@ func Parse(body []byte) (Event, error) {
 				}
 			}
 		}
-		// A replacement (PUT) that does not list whom it removed, or a list
-		// Logto may have cut: whoever left is unknown, so every token for
-		// the organization issued before it is refused (members get new ones).
-		unknown := d.Method == http.MethodPut && d.RemovedUserIDs == nil && d.RemovedApplicationIDs == nil
+		// A replacement (PUT) that lists nobody, or a list Logto may have
+		// cut: whoever left is unknown, so every token for the organization
+		// issued before it is refused (members get new ones). A PUT that
+		// lists only whom it added removed nobody: Logto omits an empty
+		// list, so any list present means the lists were sent.
+		unknown := d.Method == http.MethodPut && d.AddedUserIDs == nil && d.RemovedUserIDs == nil &&
+			d.AddedApplicationIDs == nil && d.RemovedApplicationIDs == nil
 		if unknown || len(d.RemovedUserIDs) >= MembershipDeltaCap || len(d.RemovedApplicationIDs) >= MembershipDeltaCap {
 			ev.Entries = append(ev.Entries, entry(revocation.Organization, "", org, "organization membership replaced"))
 		}

@@ -49,6 +49,10 @@ func TestParseRecorded(t *testing.T) {
 		{"membership-replace-delta.json", webhook.OrganizationMembershipUpdated, []revocation.Entry{e(revocation.Member, user, org, removed), e(revocation.Member, "u2bc3de4fg5h", org, removed)}},
 		{"membership-replace.json", webhook.OrganizationMembershipUpdated, []revocation.Entry{e(revocation.Organization, "", org, "organization membership replaced")}},
 		{"membership-added.json", webhook.OrganizationMembershipUpdated, nil},
+		// A replacement that only adds: Logto omits removedUserIds when it
+		// is empty, so nobody left.
+		{"membership-replace-added.json", webhook.OrganizationMembershipUpdated, nil},
+		{"membership-apps-replace-added.json", webhook.OrganizationMembershipUpdated, nil},
 		{"membership-jit.json", webhook.OrganizationMembershipUpdated, nil},
 		{"membership-apps-removed.json", webhook.OrganizationMembershipUpdated, []revocation.Entry{e(revocation.Member, app, org, removed)}},
 		{"membership-delete-app.json", webhook.OrganizationMembershipUpdated, []revocation.Entry{e(revocation.Member, app, org, removed)}},
