@@ -62,9 +62,10 @@
 // [Config.Revocations]. Logto cannot revoke its JWT access tokens, but it
 // reports, in signed webhooks (package webhook), the events that should end
 // them: a user suspended or deleted, a member removed from an organization,
-// an organization deleted. A token of such a subject, member, organization or
-// client issued at or before the event is refused with [ErrRevoked] (401
-// invalid_token, "the token was revoked: user suspended").
+// an organization deleted. A token of such a subject (or a delegated token
+// it acts with), member, organization or client issued at or before the
+// event is refused with [ErrRevoked] (401 invalid_token, "the token was
+// revoked: user suspended").
 // [Validator.Revoke] records one by hand. A token is never accepted longer
 // than [Config.MaxTokenLifetime] after its iat, which is also how long a
 // revocation is kept.

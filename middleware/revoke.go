@@ -21,11 +21,11 @@ func (v *Validator) expires(c *Claims) time.Time {
 }
 
 // TokenOf returns what a revocation is checked against in c: its subject,
-// client, organization (organization_id, or an organization token's
-// audience) and iat.
+// actor (act.sub of a delegated token), client, organization
+// (organization_id, or an organization token's audience) and iat.
 func TokenOf(c *Claims) revocation.Token {
 	org, _ := c.Organization()
-	return revocation.Token{Subject: c.Subject, Client: c.ClientID, Organization: org, IssuedAt: c.IssuedAt}
+	return revocation.Token{Subject: c.Subject, Actor: c.Actor, Client: c.ClientID, Organization: org, IssuedAt: c.IssuedAt}
 }
 
 // checkRevoked refuses c when a revocation does.

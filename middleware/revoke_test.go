@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -144,6 +145,54 @@ func TestRevoked(t *testing.T) {
 	}
 	if rej := nocache.Reject(err); rej.Description != "the token was revoked" {
 		t.Errorf("description without a reason = %q", rej.Description)
+	}
+}
+
+// TestRevokedActor: suspending or deleting a user ends the delegated tokens
+// it acts with (act.sub), not only its own: on a token's first
+// verification and on a cache hit of a token already found unrevoked. The
+// subject's own tokens, other actors' and tokens issued after the event
+// pass.
+func TestRevokedActor(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	iss := logtotest.New(t)
+	ctx := context.Background()
+	mint := func(sub, actor string, iat time.Time) string {
+		return iss.Mint(logtotest.Token{Subject: sub, Actor: actor, ClientID: "helpdesk", Audience: api, IssuedAt: iat})
+	}
+	old := now.Add(-10 * time.Minute)
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached=%t", cached), func(t *testing.T) {
+			v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = !cached })
+			delegated := mint("user-1", "agent-1", old)
+			passed := []string{
+				mint("user-1", "", old),                         // the subject's own
+				mint("user-1", "agent-2", old),                  // another actor's
+				mint("user-1", "agent-1", now.Add(time.Second)), // after the event
+			}
+			for _, tok := range append([]string{delegated}, passed...) {
+				for range 2 { // a cache hit found unrevoked, when cached
+					if c, err := v.Verify(ctx, tok); err != nil || c.Subject != "user-1" {
+						t.Fatalf("before the revocation: %v, %v", c, err)
+					}
+				}
+			}
+			if err := v.Revoke(ctx, revocation.Entry{Kind: revocation.Subject, Subject: "agent-1", At: now, Reason: "user suspended"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := v.Verify(ctx, delegated)
+			if !errors.Is(err, middleware.ErrRevoked) || middleware.CheckOf(err) != middleware.CheckRevoked {
+				t.Fatalf("the suspended actor's delegated token: %v, want ErrRevoked", err)
+			}
+			if rej := v.Reject(err); rej.Description != "the token was revoked: user suspended" {
+				t.Errorf("description %q", rej.Description)
+			}
+			for i, tok := range passed {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					t.Errorf("passed[%d]: %v, want accepted", i, err)
+				}
+			}
+		})
 	}
 }
 

@@ -14,7 +14,8 @@ type Kind uint8
 
 const (
 	// Subject refuses every token of a subject: a user, or a
-	// machine-to-machine app's sub (its App ID).
+	// machine-to-machine app's sub (its App ID); and every delegated token
+	// the subject acts with ([Token].Actor).
 	Subject Kind = iota + 1
 	// Member refuses a subject's tokens within one organization:
 	// organization tokens for it, and API tokens carrying its
@@ -156,12 +157,13 @@ func (e Entry) Validate() error {
 	return nil
 }
 
-// Refuses reports whether e refuses t: t is of e's kind and IDs and was
+// Refuses reports whether e refuses t: t is of e's kind and IDs (a
+// Subject entry refuses the tokens of its subject as actor too) and was
 // issued at or before e.At (or carries no iat). It does not look at Until.
 func (e Entry) Refuses(t Token) bool {
 	switch e.Kind {
 	case Subject:
-		if t.Subject == "" || t.Subject != e.Subject {
+		if e.Subject == "" || (t.Subject != e.Subject && t.Actor != e.Subject) {
 			return false
 		}
 	case Member:
@@ -187,6 +189,11 @@ func (e Entry) Refuses(t Token) bool {
 type Token struct {
 	// Subject is the sub claim.
 	Subject string
+	// Actor is the actor of a delegated or impersonation token (act.sub,
+	// from Logto's token exchange); empty for the subject's own token. A
+	// Subject entry of the actor refuses the token too: a suspended or
+	// deleted user acts for nobody.
+	Actor string
 	// Client is the client_id claim.
 	Client string
 	// Organization is the organization_id claim of an API token, or the ID

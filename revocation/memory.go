@@ -359,8 +359,9 @@ func (m *Memory) lookup(id string) *record {
 	return (*p)[h].find(id)
 }
 
-// Revoked reports the entry that refuses t: a subject entry first, then a
-// member, an organization and a client entry. It takes no lock.
+// Revoked reports the entry that refuses t: a subject entry first (of the
+// subject, then of the actor of a delegated token), then a member, an
+// organization and a client entry. It takes no lock.
 func (m *Memory) Revoked(t Token) (Entry, bool) {
 	if m.n.Load() == 0 {
 		return Entry{}, false
@@ -376,6 +377,11 @@ func (m *Memory) Revoked(t Token) (Entry, bool) {
 					return it.entry(Entry{Kind: Member, Subject: t.Subject, Organization: t.Organization}), true
 				}
 			}
+		}
+	}
+	if t.Actor != "" && t.Actor != t.Subject {
+		if r := m.lookup(t.Actor); r != nil && r.kinds&(1<<Subject) != 0 && refuses(r.subject, t) {
+			return r.subject.entry(Entry{Kind: Subject, Subject: t.Actor}), true
 		}
 	}
 	if t.Organization != "" {

@@ -14,8 +14,10 @@
 //
 // The events it uses ([Parse] maps them):
 //
-//	User.SuspensionStatus.Updated  isSuspended true: every token of the user
-//	User.Deleted                   every token of the user
+//	User.SuspensionStatus.Updated  isSuspended true: every token of the user,
+//	                               and every token it acts with (act.sub)
+//	User.Deleted                   every token of the user, and every token
+//	                               it acts with (act.sub)
 //	Organization.Membership.Updated  removed users and apps: their tokens for
 //	                               the organization (organization tokens, API
 //	                               tokens with its organization_id)
