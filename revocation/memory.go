@@ -198,7 +198,9 @@ func (r *record) with(e *Entry, it item) *record {
 // Revoke records e, or merges it into the entry with the same [Entry.Key]
 // (keeping the later At and Until, and the reason of the later At). An
 // entry whose Until has already passed refuses no token that is still
-// valid: it is accepted and not kept. Errors: one matching
+// valid: it is accepted and not kept. A merge that changes nothing (Logto
+// delivering an event again) leaves the store and its Version as they
+// were, so that cached tokens are not looked up again. Errors: one matching
 // [ErrInvalidEntry], or [ErrFull]. ctx is not used.
 func (m *Memory) Revoke(_ context.Context, e Entry) error {
 	if err := e.Validate(); err != nil {
@@ -226,7 +228,9 @@ func (m *Memory) Revoke(_ context.Context, e Entry) error {
 	old := load()
 	prev, found := old[h].find(id).get(&e)
 	if found {
-		it = merge(prev, it)
+		if it = merge(prev, it); it == prev {
+			return nil // already held: nothing changes, Version neither
+		}
 	} else if int(m.n.Load()) >= m.max {
 		m.sweep(now)
 		if int(m.n.Load()) >= m.max {

@@ -279,8 +279,10 @@ func TestMemoryManyEntries(t *testing.T) {
 	}
 }
 
-// TestMemoryVersion: Version grows with every entry recorded or merged, and
-// not when nothing was recorded.
+// TestMemoryVersion: Version grows with every entry recorded or merged into
+// one it changes, and not when nothing was recorded or a merge changed
+// nothing (Logto delivering an event again, or an older one late), so that
+// a retry does not send every cached token back to the store.
 func TestMemoryVersion(t *testing.T) {
 	m, _ := newMemory(t, 1)
 	if m.Version() != 0 {
@@ -298,6 +300,20 @@ func TestMemoryVersion(t *testing.T) {
 	if v2 <= v1 {
 		t.Fatal("Version() did not grow after a merge")
 	}
+	mustRevoke(t, m, e) // delivered again
+	older := e
+	older.At, older.Until, older.Reason = t0, t0.Add(time.Hour), "user suspended"
+	mustRevoke(t, m, older) // an older event, late
+	if m.Version() != v2 {
+		t.Fatalf("Version() = %d after merges that changed nothing, want %d", m.Version(), v2)
+	}
+	longer := e
+	longer.Until = until.Add(time.Hour)
+	mustRevoke(t, m, longer)
+	if v3 := m.Version(); v3 <= v2 {
+		t.Fatal("Version() did not grow after Until was extended")
+	}
+	v2 = m.Version()
 	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject, Subject: "u2", At: t0, Until: until}) // full
 	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject})                                      // invalid
 	_ = m.Revoke(context.Background(), revocation.Entry{Kind: revocation.Subject, Subject: "u3", At: t0.Add(-time.Hour), Until: t0.Add(-time.Minute)})
