@@ -46,8 +46,10 @@ var (
 	ErrAudience = errors.New("middleware: audience mismatch")
 	// ErrRevoked: the token is genuine and unexpired, but a revocation
 	// (Config.Revocations: a Logto webhook, [Validator.Revoke]) refuses
-	// it: its user was suspended or deleted, removed from the
-	// organization, or its organization or app deleted.
+	// it: its user (or the actor of a delegated token) was suspended or
+	// deleted, removed from the organization, its organization deleted,
+	// or it was revoked by hand ([Validator.Revoke]; Logto sends no event
+	// when an app is deleted).
 	ErrRevoked = errors.New("middleware: token revoked")
 	// ErrOrganization: the token's organization is not the one the route
 	// addresses (403 insufficient_scope).
