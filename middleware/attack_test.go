@@ -1061,6 +1061,12 @@ func attacks() []attackRow {
 		}, ref: "RFC 7519 §2 (NumericDate may be non-integer)"},
 		{name: "exp/year 33 000 000 (signed by the issuer)", token: claim("exp", 1e15), want: malformed, ref: "RFC 7519 §4.1.4 (NumericDates after the year 9999 are refused: no time.Time overflow)"},
 		{name: "iat/string", token: claim("iat", "now"), want: malformed, ref: "RFC 7519 §4.1.6"},
+		// Without iat, MaxTokenLifetime would not bound the token, and a
+		// distant exp would outlive every revocation that refuses it.
+		{name: "iat/missing, exp a year ahead", token: func(e *attackEnv) string {
+			return e.mintA(map[string]any{"iat": nil, "exp": e.now.Unix() + 365*86400}, nil)
+		}, want: malformed, ref: "RFC 9068 §2.2"},
+		{name: "iat/null", token: claim("iat", json.RawMessage("null")), want: malformed, ref: "RFC 9068 §2.2"},
 		{name: "iat/array", token: claim("iat", []int{1}), want: malformed, ref: "RFC 7519 §4.1.6"},
 		{name: "nbf/string", token: claim("nbf", "now"), want: malformed, ref: "RFC 7519 §4.1.5"},
 		{name: "nbf/bool", token: claim("nbf", false), want: malformed, ref: "RFC 7519 §4.1.5"},

@@ -35,7 +35,7 @@ type Claims struct {
 	// nested in act) is left to [Claims.Decode]: Verify checks only that it
 	// is a JSON object, not what it holds.
 	Actor string
-	// IssuedAt (iat); zero when absent.
+	// IssuedAt (iat): Verify refuses a token without it.
 	IssuedAt time.Time
 	// ExpiresAt (exp).
 	ExpiresAt time.Time

@@ -140,6 +140,8 @@ func FuzzClaims(f *testing.F) {
 			t.Fatal("accepted without a subject")
 		case !fuzzNow.Before(c.ExpiresAt.Add(leeway)):
 			t.Fatalf("accepted exp %v at %v", c.ExpiresAt, fuzzNow)
+		case c.IssuedAt.IsZero():
+			t.Fatal("accepted without iat")
 		case c.IssuedAt.After(fuzzNow.Add(leeway)):
 			t.Fatalf("accepted iat %v at %v", c.IssuedAt, fuzzNow)
 		case c.KeyID != fuzzKID:

@@ -102,7 +102,7 @@ type Config struct {
 	MaxTokenBytes int
 	// MaxTokenLifetime is the longest a token is accepted after its iat,
 	// whatever its exp: from iat+MaxTokenLifetime (plus the leeway) on it
-	// is refused as expired. It is also how long a revocation is kept after
+	// is refused as expired. A token without iat is refused as malformed. It is also how long a revocation is kept after
 	// its event, so that no revoked token outlives its revocation. Set it to
 	// at least your API resource's token expiration time in the Logto
 	// console. Default DefaultMaxTokenLifetime (24 hours).

@@ -36,8 +36,8 @@
 // and no registered name spelled in another case, no crit header, typ is
 // at+jwt (RFC 9068), kid is present, iss is exactly one of the trusted
 // issuers, aud names one of [Config.Audiences] (or, with
-// [Config.AcceptOrganizationTokens], only organization audiences), exp
-// (required), iat and nbf with the leeway, sub (required, and never equal
+// [Config.AcceptOrganizationTokens], only organization audiences), exp and
+// iat (both required) and nbf with the leeway, sub (required, and never equal
 // to a URL client_id, which Logto gives no machine-to-machine app), and act
 // when present (an object naming the actor in sub, and any prior actor in
 // it an object). Only then the key by kid from that issuer's own key set,

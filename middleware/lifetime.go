@@ -75,23 +75,28 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	}
 }
 
-// checkLifetime checks exp (required), iat and nbf against now with the
-// leeway, with the semantics of golang-jwt's validator: a token is expired
-// from exp+leeway on, and is not valid yet before iat-leeway or nbf-leeway.
-// It is expired too from iat+maxLifetime+leeway on.
+// checkLifetime checks exp and iat (both required) and nbf against now
+// with the leeway, with the semantics of golang-jwt's validator: a token is
+// expired from exp+leeway on, and is not valid yet before iat-leeway or
+// nbf-leeway. It is expired too from iat+maxLifetime+leeway on. Logto sets
+// iat on every access token; without it MaxTokenLifetime would not bound
+// the token, which could then outlive the revocations that refuse it.
 func checkLifetime(tc *tokenClaims, now time.Time, leeway, maxLifetime time.Duration) *Error {
 	if !tc.ExpiresAt.set {
 		return fail(CheckExp, ErrMalformed, "the exp claim is missing")
 	}
+	if !tc.IssuedAt.set {
+		return fail(CheckIat, ErrMalformed, "the iat claim is missing (Logto sets it on every access token)")
+	}
 	if !now.Before(tc.ExpiresAt.time().Add(leeway)) {
 		return newError(ErrExpired, "the token has expired")
 	}
-	if tc.IssuedAt.set && !now.Before(tc.IssuedAt.time().Add(maxLifetime+leeway)) {
+	if !now.Before(tc.IssuedAt.time().Add(maxLifetime + leeway)) {
 		e := newError(ErrExpired, "the token has expired: it was issued longer ago than this API accepts")
 		e.Detail = "iat " + tc.IssuedAt.time().UTC().Format(time.RFC3339) + ", MaxTokenLifetime " + maxLifetime.String()
 		return e
 	}
-	if tc.IssuedAt.set && now.Before(tc.IssuedAt.time().Add(-leeway)) {
+	if now.Before(tc.IssuedAt.time().Add(-leeway)) {
 		return fail(CheckIat, ErrNotYetValid, "the token's iat is in the future: check the clocks")
 	}
 	if tc.NotBefore.set && now.Before(tc.NotBefore.time().Add(-leeway)) {

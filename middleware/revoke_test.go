@@ -252,7 +252,8 @@ func TestRevokeUntil(t *testing.T) {
 
 // TestMaxTokenLifetime: a token is refused as expired from
 // iat+MaxTokenLifetime+leeway on, whatever its exp, on a cache hit too, so
-// that it never outlives the revocations that refuse it.
+// that it never outlives the revocations that refuse it; one without iat
+// is refused as malformed.
 func TestMaxTokenLifetime(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now().Truncate(time.Second)
@@ -283,6 +284,11 @@ func TestMaxTokenLifetime(t *testing.T) {
 	older := iss.Mint(logtotest.Token{Subject: "app", ClientID: "app", Audience: api, IssuedAt: now.Add(-2 * time.Hour), TTL: 7 * 24 * time.Hour})
 	if _, err := v.Verify(context.Background(), older); !errors.Is(err, middleware.ErrExpired) {
 		t.Fatalf("first seen past iat+MaxTokenLifetime: got %v, want ErrExpired", err)
+	}
+	// Without iat nothing would bound a distant exp: refused.
+	noIat := iss.Mint(logtotest.Token{Subject: "app", ClientID: "app", Audience: api, Extra: map[string]any{"iat": nil, "exp": now.Add(365 * 24 * time.Hour).Unix()}})
+	if _, err := v.Verify(context.Background(), noIat); !errors.Is(err, middleware.ErrMalformed) || middleware.CheckOf(err) != middleware.CheckIat {
+		t.Fatalf("no iat, exp a year ahead: got %v (check %v), want ErrMalformed by check iat", err, middleware.CheckOf(err))
 	}
 	if _, err := middleware.New(middleware.Config{Endpoint: iss.Endpoint(), Audiences: []string{api}, MaxTokenLifetime: -1}); err == nil {
 		t.Fatal("a negative MaxTokenLifetime was accepted")

@@ -173,7 +173,7 @@ func (v *Validator) Issuers() []string {
 //     JSON types;
 //   - without a key: alg in the allowlist, member names (none twice, no
 //     registered name in another case), no crit, typ, kid, iss (one of the
-//     trusted issuers), aud, exp (required), iat, nbf, sub (required);
+//     trusted issuers), aud, exp and iat (required), nbf, sub (required);
 //   - the key by kid from that issuer's key set (which must fit alg; an
 //     unknown kid may cause one rate-limited refetch), and the signature,
 //     admitted by [AdmissionConfig]. Concurrent requests with the same

@@ -267,7 +267,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"alg HS256", b64(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrAlgorithm, "HS256"},
 		{"alg ES256 with a P-384 key", b64(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
 		{"alg RS256 with an EC key", b64(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": iss.SigningKey().ID()}) + "." + parts[1] + "." + parts[2], middleware.ErrUnknownKey, "fit"},
-		{"payload swapped", parts[0] + "." + b64(map[string]any{"iss": iss.Issuer(), "sub": "admin", "client_id": "admin", "aud": api, "exp": now.Add(time.Hour).Unix(), "scope": "all"}) + "." + parts[2], middleware.ErrSignature, "signature"},
+		{"payload swapped", parts[0] + "." + b64(map[string]any{"iss": iss.Issuer(), "sub": "admin", "client_id": "admin", "aud": api, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": "all"}) + "." + parts[2], middleware.ErrSignature, "signature"},
 		{"signature zero", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 96)), middleware.ErrSignature, ""},
 		{"signature truncated", parts[0] + "." + parts[1] + "." + parts[2][:20], middleware.ErrSignature, ""},
 	}
@@ -318,9 +318,9 @@ func TestDuplicateMembers(t *testing.T) {
 	v := newValidator(t, iss, func(c *middleware.Config) { c.Cache.Disabled = true })
 	k := iss.SigningKey()
 	header := `{"alg":"` + k.Algorithm() + `","typ":"at+jwt","kid":"` + k.ID() + `"}`
-	exp := time.Now().Add(time.Hour).Unix()
+	iat := time.Now().Unix()
 	claims := func(extra string) string {
-		return fmt.Sprintf(`{"sub":"app-1","client_id":"app-1","iss":%q,"aud":%q,"exp":%d%s}`, iss.Issuer(), api, exp, extra)
+		return fmt.Sprintf(`{"sub":"app-1","client_id":"app-1","iss":%q,"aud":%q,"iat":%d,"exp":%d%s}`, iss.Issuer(), api, iat, iat+3600, extra)
 	}
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, iss.MintRaw(nil, []byte(header), []byte(claims(`,"custom":{"a":1,"a":2}`)))); err != nil {

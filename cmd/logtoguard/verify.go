@@ -34,7 +34,7 @@ const (
 	stepKID                   // a kid header (shown only when it fails)
 	stepIssuer                // iss trusted
 	stepAudience              // aud is this API
-	stepLifetime              // exp (required), iat, nbf
+	stepLifetime              // exp and iat (required), nbf
 	stepSubject               // sub present
 	stepSignature             // key by kid, signature
 	stepScopes                // the route's scope requirement
