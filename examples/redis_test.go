@@ -2,63 +2,21 @@ package examples_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/redistest"
 	"github.com/logtoguard/logtoguard/logtotest"
 )
-
-// startRedis runs redis-server on a free 127.0.0.1 port for the test, or
-// skips it when redis-server is missing (Debian's redis-server package,
-// which make test installs), except in CI, where it fails.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (make redis installs it): %v", err)
-		}
-		t.Skipf("redis-server not found (make redis installs it): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "redis://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s: %s", addr, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestWebhookRedis: three replicas (net/http, gin, echo) on one Redis
 // (LOGTO_REDIS_URL): a suspension webhook received by the first refuses the
 // user's token on the other two.
 func TestWebhookRedis(t *testing.T) {
-	redisURL := startRedis(t)
+	redisURL := redistest.Start(t).URL()
 	iss := logtotest.New(t)
 	env := append(logtoEnv(iss), "LOGTO_WEBHOOK_SIGNING_KEY="+webhookKey, "LOGTO_REDIS_URL="+redisURL)
 	replicas := map[string]*server{}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/redistest"
 	"github.com/logtoguard/logtoguard/revocation"
-	"github.com/logtoguard/logtoguard/revocation/redisstore/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/logtoguard/logtoguard/revocation/redisstore/internal/redistest"
+	"github.com/logtoguard/logtoguard/internal/redistest"
 )
 
 // redisAddr is the address of the redis-server the examples use, started

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtoguard/logtoguard/internal/redistest"
 	"github.com/logtoguard/logtoguard/revocation"
-	"github.com/logtoguard/logtoguard/revocation/redisstore/internal/redistest"
 )
 
 // TestThreeReplicasShareARevocation: a revocation recorded on one replica

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/logtoguard/logtoguard/adapters/nethttp"
+	"github.com/logtoguard/logtoguard/internal/redistest"
 	"github.com/logtoguard/logtoguard/logtotest"
 	"github.com/logtoguard/logtoguard/middleware"
 	"github.com/logtoguard/logtoguard/revocation"
 	"github.com/logtoguard/logtoguard/revocation/redisstore"
-	"github.com/logtoguard/logtoguard/revocation/redisstore/internal/redistest"
 	"github.com/logtoguard/logtoguard/webhook"
 	"github.com/redis/go-redis/v9"
 )

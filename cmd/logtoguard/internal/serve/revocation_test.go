@@ -2,17 +2,15 @@ package serve
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/logtoguard/logtoguard/cmd/logtoguard/internal/command"
 	"github.com/logtoguard/logtoguard/internal/adaptertest"
+	"github.com/logtoguard/logtoguard/internal/redistest"
 	"github.com/logtoguard/logtoguard/logtotest"
 )
 
@@ -104,50 +102,12 @@ func TestServeWebhooks(t *testing.T) {
 	})
 }
 
-// startRedis runs redis-server on a free 127.0.0.1 port for the test; it
-// skips without redis-server (make redis installs it), but fails in CI.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (make redis installs it): %v", err)
-		}
-		t.Skipf("redis-server not found (make redis installs it): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "redis://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestServeRevocationRedis: two serve processes' worth of servers on one
 // Redis: a webhook received by the first refuses the token on the second;
 // /readyz waits for the store to be in sync.
 func TestServeRevocationRedis(t *testing.T) {
 	iss := adaptertest.NewIssuer(t)
-	t.Setenv("TEST_LOGTO_REDIS_URL", startRedis(t))
+	t.Setenv("TEST_LOGTO_REDIS_URL", redistest.Start(t).URL())
 	t.Setenv("TEST_LOGTO_WEBHOOK_KEYS", testWebhookKey)
 	extra := "webhooks:\n  signing_key_env: TEST_LOGTO_WEBHOOK_KEYS\nrevocation:\n  redis_url_env: TEST_LOGTO_REDIS_URL\n"
 	a, b := startGuard(t, guardConfig(iss, extra)), startGuard(t, guardConfig(iss, extra))

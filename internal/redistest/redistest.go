@@ -103,6 +103,10 @@ func (s *Server) Stop() {
 // Addr is the server's host:port on 127.0.0.1.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
+// URL is the server's address as a redis:// URL, as LOGTO_REDIS_URL and
+// logtoguard serve's revocation section take it.
+func (s *Server) URL() string { return "redis://" + s.Addr() }
+
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
